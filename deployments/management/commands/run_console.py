@@ -1,0 +1,89 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from astro_ui import embedded_redis
+
+
+class Command(BaseCommand):
+    help = (
+        "Run everything for a local console: embedded Redis (unless REDIS_URL is set), "
+        "web server, Celery worker and beat, and a demo agent fleet. Ctrl-C stops it all."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--addr", default=os.environ.get("ADDR", "127.0.0.1:8000"))
+
+    def handle(self, *args, addr: str, **options) -> None:
+        redis_process = embedded_redis.ensure(settings.REDIS_URL)
+        children: list[tuple[str, subprocess.Popen]] = []
+        stopping = False
+
+        def stop(*_):
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        try:
+            call_command("migrate", interactive=False, verbosity=0)
+            call_command("seed_demo")
+            for name, argv in self._commands(addr):
+                # A session of their own: Ctrl-C reaches only us, and we stop them in order.
+                process = subprocess.Popen(argv, cwd=settings.BASE_DIR, start_new_session=True)  # noqa: S603
+                children.append((name, process))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"\nConsole running at http://{addr}/  (Ctrl-C stops everything)\n"
+                )
+            )
+            while not stopping:
+                for name, process in children:
+                    if process.poll() is not None:
+                        self.stderr.write(f"{name} exited with {process.returncode}; stopping")
+                        stopping = True
+                time.sleep(0.3)
+        finally:
+            for _, process in reversed(children):
+                if process.poll() is None:
+                    process.terminate()
+            deadline = time.monotonic() + 15
+            for _, process in children:
+                try:
+                    process.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+            embedded_redis.stop(redis_process)
+            self.stdout.write("Stopped.")
+
+    def _commands(self, addr: str) -> list[tuple[str, list[str]]]:
+        python = sys.executable
+        commands = [
+            ("web", [python, "manage.py", "runserver", addr, "--noreload"]),
+            (
+                "worker",
+                [
+                    python,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "astro_ui",
+                    "worker",
+                    "--pool",
+                    "solo",
+                    "--loglevel",
+                    "INFO",
+                    "--without-gossip",
+                    "--without-mingle",
+                ],
+            ),
+            ("beat", [python, "-m", "celery", "-A", "astro_ui", "beat", "--loglevel", "INFO"]),
+        ]
+        return commands

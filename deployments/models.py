@@ -1,0 +1,147 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+
+
+class Role(models.IntegerChoices):
+    """Ordered: a higher role can do everything a lower one can."""
+
+    VIEWER = 10, "Viewer"
+    OPERATOR = 20, "Operator"
+    ADMIN = 30, "Admin"
+
+
+class Organization(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Workspace(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="workspaces"
+    )
+    name = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("workspace", args=[self.pk])
+
+
+class DeploymentQuerySet(models.QuerySet["Deployment"]):
+    def visible_to(self, user) -> "DeploymentQuerySet":
+        if not user.is_authenticated:
+            return self.none()
+        if user.is_superuser:
+            return self
+        return self.filter(Q(grants__user=user) | Q(workspace__grants__user=user)).distinct()
+
+
+class Deployment(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="deployments")
+    name = models.CharField(max_length=100)
+    description = models.CharField(max_length=500, blank=True)
+    runtime_version = models.CharField(
+        max_length=20, default="3.1-3", help_text="Runtime image tag, e.g. 3.1-3"
+    )
+    airflow_version = models.CharField(max_length=20, default="3.1.3")
+    remote_execution = models.BooleanField(default=True)
+    allowed_ip_ranges = models.JSONField(
+        default=list, blank=True, help_text="CIDR ranges agents may connect from; empty = any"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = DeploymentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("deployment", args=[self.pk])
+
+    @property
+    def organization(self) -> Organization:
+        return self.workspace.organization
+
+    @property
+    def agent_api_path(self) -> str:
+        return f"/api/agent/v1/deployments/{self.pk}/"
+
+    def agent_api_url(self, request=None) -> str:
+        """This server's agent endpoint for the deployment, as agents must be configured."""
+        if settings.PUBLIC_URL:
+            return settings.PUBLIC_URL + self.agent_api_path
+        if request is not None:
+            return request.build_absolute_uri(self.agent_api_path)
+        return "http://localhost:8000" + self.agent_api_path
+
+    def role_of(self, user) -> Role | None:
+        """The user's effective role: the higher of the deployment's and the workspace's grant."""
+        if not user.is_authenticated or not user.is_active:
+            return None
+        if user.is_superuser:
+            return Role.ADMIN
+        best = (
+            RoleGrant.objects.filter(user=user)
+            .filter(Q(deployment=self) | Q(workspace_id=self.workspace_id))
+            .aggregate(best=models.Max("role"))["best"]
+        )
+        return None if best is None else Role(best)
+
+
+class RoleGrant(models.Model):
+    """A user's role on one deployment, or on every deployment of a workspace."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="grants"
+    )
+    role = models.IntegerField(choices=Role.choices)
+    workspace = models.ForeignKey(
+        Workspace, null=True, blank=True, on_delete=models.CASCADE, related_name="grants"
+    )
+    deployment = models.ForeignKey(
+        Deployment, null=True, blank=True, on_delete=models.CASCADE, related_name="grants"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(workspace__isnull=True, deployment__isnull=False)
+                | Q(workspace__isnull=False, deployment__isnull=True),
+                name="grant_on_exactly_one_scope",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "workspace"],
+                condition=Q(workspace__isnull=False),
+                name="one_grant_per_user_workspace",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "deployment"],
+                condition=Q(deployment__isnull=False),
+                name="one_grant_per_user_deployment",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} is {self.get_role_display()} on {self.workspace or self.deployment}"

@@ -1,0 +1,85 @@
+from django.contrib.auth.decorators import login_required
+from django.db.models import Q
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.views.decorators.http import require_GET, require_http_methods
+
+from astro_ui.types import HttpRequest
+from audit.record import record
+from deployments.access import get_deployment_for
+from deployments.forms import DeploymentGeneralForm
+from deployments.models import Deployment, Role, Workspace
+
+
+def _visible_workspaces(user):
+    workspaces = Workspace.objects.select_related("organization")
+    if user.is_superuser:
+        return workspaces
+    via_deployments = Deployment.objects.visible_to(user).values("workspace_id")
+    return workspaces.filter(Q(pk__in=via_deployments) | Q(grants__user=user)).distinct()
+
+
+@login_required
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    workspaces = list(_visible_workspaces(request.user)[:2])
+    if len(workspaces) == 1:
+        return redirect(workspaces[0])
+    return redirect("workspaces")
+
+
+@login_required
+@require_GET
+def workspaces(request: HttpRequest) -> HttpResponse:
+    items = _visible_workspaces(request.user).order_by("organization__name", "name")
+    return TemplateResponse(request, "deployments/workspaces.html", {"workspaces": items})
+
+
+@login_required
+@require_GET
+def workspace(request: HttpRequest, pk) -> HttpResponse:
+    ws = _visible_workspaces(request.user).filter(pk=pk).first()
+    if ws is None:
+        raise Http404("No such workspace")
+    deployments = Deployment.objects.visible_to(request.user).filter(workspace=ws)
+    ctx = {"workspace": ws, "deployments": deployments.order_by("name")}
+    return TemplateResponse(request, "deployments/workspace.html", ctx)
+
+
+@login_required
+@require_GET
+def overview(request: HttpRequest, pk) -> HttpResponse:
+    deployment = get_deployment_for(request, pk)
+    ctx = {
+        "deployment": deployment,
+        "tab": "overview",
+        "agent_api_url": deployment.agent_api_url(request),
+    }
+    return TemplateResponse(request, "deployments/overview.html", ctx)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def deployment_settings(request: HttpRequest, pk) -> HttpResponse:
+    deployment = get_deployment_for(request, pk)
+    if request.method == "POST":
+        deployment = get_deployment_for(request, pk, role=Role.ADMIN)
+        before = {"name": deployment.name, "remote_execution": deployment.remote_execution}
+        form = DeploymentGeneralForm(request.POST, instance=deployment)
+        if form.is_valid():
+            form.save()
+            after = {"name": deployment.name, "remote_execution": deployment.remote_execution}
+            if after != before:
+                record(
+                    "deployment.update",
+                    target=deployment,
+                    deployment=deployment,
+                    request=request,
+                    details={"before": before, "after": after},
+                )
+            return redirect("deployment-settings", pk=deployment.pk)
+    else:
+        form = DeploymentGeneralForm(instance=deployment)
+    ctx = {"deployment": deployment, "tab": "settings", "form": form}
+    return TemplateResponse(request, "deployments/settings.html", ctx)

@@ -1,0 +1,60 @@
+// Small behaviours wired to data-* attributes. Pages work without this file.
+(function () {
+  "use strict";
+
+  // <time datetime data-ago>: show "12 s ago" next to the absolute time the server rendered,
+  // so the server's HTML stays byte-identical between polls.
+  function ago(seconds) {
+    if (seconds < 0) seconds = 0;
+    if (seconds < 60) return Math.round(seconds) + " s ago";
+    if (seconds < 3600) return Math.floor(seconds / 60) + " min ago";
+    if (seconds < 86400) return Math.floor(seconds / 3600) + " h ago";
+    return Math.floor(seconds / 86400) + " d ago";
+  }
+  function refreshTimes(root) {
+    (root || document).querySelectorAll("time[data-ago]").forEach(function (el) {
+      var t = Date.parse(el.getAttribute("datetime"));
+      if (!isNaN(t)) el.textContent = ago((Date.now() - t) / 1000);
+    });
+  }
+  setInterval(refreshTimes, 1000);
+  document.addEventListener("DOMContentLoaded", function () { refreshTimes(); });
+  document.addEventListener("htmx:afterSettle", function (e) { refreshTimes(e.target); });
+
+  // [data-open-dialog="id"] opens <dialog id>; [data-close-dialog] closes its dialog.
+  document.addEventListener("click", function (e) {
+    var opener = e.target.closest("[data-open-dialog]");
+    if (opener) {
+      var dialog = document.getElementById(opener.getAttribute("data-open-dialog"));
+      if (dialog && dialog.showModal) { e.preventDefault(); dialog.showModal(); }
+      return;
+    }
+    var closer = e.target.closest("[data-close-dialog]");
+    if (closer) {
+      var d = closer.closest("dialog");
+      if (d) { e.preventDefault(); d.close(); }
+    }
+  });
+
+  // [data-copy="#selector"]: copy the target's text or value to the clipboard.
+  document.addEventListener("click", function (e) {
+    var btn = e.target.closest("[data-copy]");
+    if (!btn) return;
+    var target = document.querySelector(btn.getAttribute("data-copy"));
+    if (!target) return;
+    var text = target.value !== undefined ? target.value : target.textContent;
+    var done = function () {
+      var label = btn.textContent;
+      btn.textContent = "Copied";
+      btn.setAttribute("data-copied", "true");
+      setTimeout(function () { btn.textContent = label; }, 1500);
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(done, function () { target.select && target.select(); });
+    } else if (target.select) {
+      target.select();
+      document.execCommand("copy");
+      done();
+    }
+  });
+})();
