@@ -132,6 +132,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
 
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365, minimum=1)
 
+# Agent health: a heartbeat within AGENT_HEALTHY_SECONDS means Healthy. Agents are told to
+# heartbeat every HEARTBEAT_INTERVAL_SECONDS.
+AGENT_HEALTHY_SECONDS = env_int("AGENT_HEALTHY_SECONDS", 60, minimum=1)
+HEARTBEAT_INTERVAL_SECONDS = env_int("HEARTBEAT_INTERVAL_SECONDS", 15, minimum=1)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
