@@ -1,7 +1,8 @@
 import uuid
 
 from django.conf import settings
-from django.db import models
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
 from django.db.models import Q
 from django.urls import reverse
 
@@ -107,6 +108,51 @@ class Deployment(models.Model):
             .aggregate(best=models.Max("role"))["best"]
         )
         return None if best is None else Role(best)
+
+    def set_allowed_ip_ranges(
+        self,
+        ranges: list[str],
+        *,
+        by=None,
+        ip: str | None = None,
+        allow_everything: bool = False,
+        allow_lockout: bool = False,
+    ) -> list[str]:
+        """Replace the allowed IP ranges; return the saved, normalised list.
+
+        Raises ValidationError for a malformed list, for 0.0.0.0/0 or ::/0 without
+        allow_everything, and (code "lockout") when the list would refuse a healthy agent
+        without allow_lockout. Agent requests see the new list as soon as it commits.
+        """
+        from audit.record import record
+        from deployments import ipranges
+
+        after = ipranges.parse_ranges(ranges, allow_everything=allow_everything)
+        blocked, healthy = ipranges.lockout_preview(self, after)
+        if blocked and not allow_lockout:
+            raise ValidationError(
+                "This change would block %(blocked)s of %(healthy)s healthy agents; "
+                "confirm to save it anyway.",
+                code="lockout",
+                params={"blocked": len(blocked), "healthy": len(healthy)},
+            )
+        with transaction.atomic():
+            locked = Deployment.objects.select_for_update().only("allowed_ip_ranges")
+            before = locked.get(pk=self.pk).allowed_ip_ranges
+            self.allowed_ip_ranges = after
+            if before == after:
+                return after
+            Deployment.objects.filter(pk=self.pk).update(allowed_ip_ranges=after)
+            record(
+                "deployment.ip_ranges",
+                target=self,
+                deployment=self,
+                user=by,
+                ip=ip,
+                details={"before": before, "after": after},
+            )
+            ipranges.publish_on_commit(self.pk, after)
+        return after
 
 
 class RoleGrant(models.Model):

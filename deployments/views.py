@@ -9,6 +9,7 @@ from astro_ui.types import HttpRequest
 from audit.record import record
 from deployments.access import get_deployment_for
 from deployments.forms import DeploymentGeneralForm
+from deployments.ip_views import ip_ranges_panel
 from deployments.models import Deployment, Role, Workspace
 
 
@@ -82,4 +83,5 @@ def deployment_settings(request: HttpRequest, pk) -> HttpResponse:
     else:
         form = DeploymentGeneralForm(instance=deployment)
     ctx = {"deployment": deployment, "tab": "settings", "form": form}
+    ctx["ip"] = ip_ranges_panel(request, deployment)
     return TemplateResponse(request, "deployments/settings.html", ctx)

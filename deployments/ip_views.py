@@ -1,0 +1,205 @@
+"""Settings -> Allowed IP ranges: the editor, its impact preview and the recently blocked list.
+
+The editor is a plain form of `ranges` inputs; "Add row", "Remove", "Preview" and "Save" are its
+submit buttons, so it works without JavaScript. With htmx, each answer is the panel partial.
+"""
+
+import hashlib
+from dataclasses import dataclass, field
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from astro_ui.net import client_ip
+from astro_ui.types import HttpRequest
+from deployments import ipranges
+from deployments.access import get_deployment_for
+from deployments.forms import DeploymentGeneralForm
+from deployments.models import Deployment, Role
+
+PANEL = "deployments/ip_ranges.html#ip-ranges"
+
+
+@dataclass
+class Row:
+    value: str
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Panel:
+    deployment: Deployment
+    can_edit: bool
+    rows: list[Row]
+    blocked: list[dict]
+    errors: list[str] = field(default_factory=list)
+    notice: str = ""
+    preview: dict | None = None
+    lockout_token: str = ""
+    ask_everything: bool = False
+    everything_checked: bool = False
+
+    @property
+    def saved(self) -> list[str]:
+        return self.deployment.allowed_ip_ranges or []
+
+
+def ip_ranges_panel(request: HttpRequest, deployment: Deployment, **kwargs) -> Panel:
+    """The panel as saved; the settings page renders it under the general settings."""
+    saved = list(deployment.allowed_ip_ranges or [])
+    rows = kwargs.pop("rows", None) or [Row(value) for value in saved] or [Row("")]
+    blocked = ipranges.recent_blocked(deployment.pk)
+    for entry in blocked:
+        entry["allowed"] = ipranges.list_allows(saved, entry["ip"])
+    notice = kwargs.pop("notice", "")
+    if not notice and request.GET.get("saved") == "ip-ranges":
+        notice = "Allowed IP ranges saved. Agents see the change on their next request."
+    return Panel(
+        deployment=deployment,
+        can_edit=getattr(deployment, "user_role", None) == Role.ADMIN,
+        rows=rows,
+        blocked=blocked,
+        notice=notice,
+        **kwargs,
+    )
+
+
+def _respond(request: HttpRequest, panel: Panel) -> HttpResponse:
+    if request.htmx:
+        return TemplateResponse(request, PANEL, {"deployment": panel.deployment, "ip": panel})
+    ctx = {
+        "deployment": panel.deployment,
+        "tab": "settings",
+        "form": DeploymentGeneralForm(instance=panel.deployment),
+        "ip": panel,
+    }
+    return TemplateResponse(request, "deployments/settings.html", ctx)
+
+
+def _saved(request: HttpRequest, deployment: Deployment, notice: str) -> HttpResponse:
+    if request.htmx:
+        deployment.refresh_from_db(fields=["allowed_ip_ranges"])
+        return _respond(request, ip_ranges_panel(request, deployment, notice=notice))
+    url = reverse("deployment-settings", args=[deployment.pk])
+    return redirect(f"{url}?saved=ip-ranges#ip-ranges")
+
+
+def _lockout_token(ranges: list[str], blocked: list) -> str:
+    """Ties a lock-out confirmation to the list and agents it was given for: editing the list,
+    or another agent becoming affected, asks again."""
+    text = ",".join(ranges) + "|" + ",".join(sorted(str(agent.pk) for agent in blocked))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _with_errors(rows: list[Row], entries_at: list[int], error: ValidationError) -> list[str]:
+    """Attach each problem to its row; return the problems that belong to no row."""
+    general = []
+    for index, message in ipranges.error_messages(error):
+        if index is not None and 0 <= index < len(entries_at):
+            rows[entries_at[index]].errors.append(message)
+        else:
+            general.append(message)
+    return general
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def ip_ranges(request: HttpRequest, pk) -> HttpResponse:
+    if request.method == "GET":
+        deployment = get_deployment_for(request, pk)
+        return _respond(request, ip_ranges_panel(request, deployment))
+    deployment = get_deployment_for(request, pk, role=Role.ADMIN)
+    values = request.POST.getlist("ranges")
+    rows = [Row(value) for value in values]
+
+    if "add" in request.POST:
+        rows.append(Row(""))
+        return _respond(request, ip_ranges_panel(request, deployment, rows=rows))
+    if "remove" in request.POST:
+        index = request.POST["remove"]
+        if index.isdigit() and int(index) < len(rows):
+            rows.pop(int(index))
+        return _respond(request, ip_ranges_panel(request, deployment, rows=rows or [Row("")]))
+
+    # A row added and left untouched is not an entry; a row of spaces is, and is refused.
+    entries_at = [i for i, value in enumerate(values) if value != ""]
+    entries = [values[i] for i in entries_at]
+    everything = request.POST.get("confirm_everything") == "on"
+    try:
+        parsed = ipranges.parse_ranges(entries, allow_everything=everything)
+    except ValidationError as error:
+        general = _with_errors(rows, entries_at, error)
+        return _respond(
+            request,
+            ip_ranges_panel(
+                request,
+                deployment,
+                rows=rows or [Row("")],
+                errors=general,
+                ask_everything=everything or "everything" in ipranges.error_codes(error),
+                everything_checked=everything,
+            ),
+        )
+
+    blocked, healthy = ipranges.lockout_preview(deployment, parsed)
+    token = _lockout_token(parsed, blocked)
+    confirmed = bool(blocked) and request.POST.get("confirm_lockout") == token
+    state = {
+        "rows": rows or [Row("")],
+        "preview": {"blocked": blocked, "healthy": healthy},
+        "lockout_token": token if blocked else "",
+        "ask_everything": everything,
+        "everything_checked": everything,
+    }
+    if "preview" in request.POST:
+        return _respond(request, ip_ranges_panel(request, deployment, **state))
+    if blocked and not confirmed:
+        errors = ["Tick the confirmation below to save a list that blocks connected agents."]
+        return _respond(request, ip_ranges_panel(request, deployment, errors=errors, **state))
+    try:
+        deployment.set_allowed_ip_ranges(
+            parsed,
+            by=request.user,
+            ip=client_ip(request) or None,
+            allow_everything=everything,
+            allow_lockout=confirmed,
+        )
+    except ValidationError as error:
+        # Another agent became affected between the preview and this save.
+        errors = [message for _, message in ipranges.error_messages(error)]
+        return _respond(request, ip_ranges_panel(request, deployment, errors=errors, **state))
+    return _saved(
+        request, deployment, "Allowed IP ranges saved. Agents see the change on their next request."
+    )
+
+
+@login_required
+@require_POST
+def allow_ip(request: HttpRequest, pk) -> HttpResponse:
+    """Add one blocked address (as /32 or /128) to the saved list, through the same save path."""
+    deployment = get_deployment_for(request, pk, role=Role.ADMIN)
+    ip = request.POST.get("ip", "").strip()
+    current = list(deployment.allowed_ip_ranges or [])
+    try:
+        single = ipranges.single_address_range(ip)
+        if ipranges.list_allows(current, ip):
+            raise ValidationError(
+                "%(ip)s is already allowed by the current list.", params={"ip": ip}
+            )
+        deployment.set_allowed_ip_ranges(
+            [*current, single],
+            by=request.user,
+            ip=client_ip(request) or None,
+            # The list was confirmed when it was saved; adding one address blocks nobody new.
+            allow_everything=any(str(entry).endswith("/0") for entry in current),
+            allow_lockout=True,
+        )
+    except ValidationError as error:
+        errors = [message for _, message in ipranges.error_messages(error)]
+        return _respond(request, ip_ranges_panel(request, deployment, errors=errors))
+    return _saved(request, deployment, f"{single} added to the allowed IP ranges.")
