@@ -128,6 +128,8 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "prune-audit-events": {"task": "audit.tasks.prune_audit_events", "schedule": 3600.0},
+    "flush-token-usage": {"task": "tokens.tasks.flush_token_usage", "schedule": 30.0},
+    "record-expired-tokens": {"task": "tokens.tasks.record_expired_tokens", "schedule": 60.0},
 }
 
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365, minimum=1)

@@ -1,10 +1,11 @@
+import math
 import uuid
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -13,6 +14,7 @@ from tokens import secret
 
 MAX_TOKENS_PER_DEPLOYMENT = 50
 MAX_EXPIRY_DAYS = 3650
+EXPIRY_WARNING_DAYS = 7
 
 
 class AgentTokenQuerySet(models.QuerySet["AgentToken"]):
@@ -23,6 +25,37 @@ class AgentTokenQuerySet(models.QuerySet["AgentToken"]):
     def active(self) -> "AgentTokenQuerySet":
         """Live and not expired: the ones that authenticate."""
         return self.live().filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
+
+    def with_agent_counts(self) -> "AgentTokenQuerySet":
+        """Annotate `agent_count`: the agents (not deleted) that last authenticated with it."""
+        return self.annotate(
+            agent_count=Count("agents", filter=Q(agents__deleted_at__isnull=True), distinct=True)
+        )
+
+    def record_expiries(self) -> int:
+        """Write one `token.expire` audit event per live token that has expired since the last run.
+
+        The conditional UPDATE claims each token, so two sweeps running at once record each
+        expiry exactly once. Returns how many were recorded.
+        """
+        now = timezone.now()
+        due = self.live().filter(expires_at__lte=now, expiry_recorded_at__isnull=True)
+        recorded = 0
+        for token in due.select_related("deployment"):
+            with transaction.atomic():
+                claimed = self.filter(pk=token.pk, expiry_recorded_at__isnull=True).update(
+                    expiry_recorded_at=now
+                )
+                if not claimed:
+                    continue
+                record(
+                    "token.expire",
+                    target=token,
+                    deployment=token.deployment,
+                    details={"name": token.name, "expires_at": _iso(token.expires_at)},
+                )
+                recorded += 1
+        return recorded
 
     def issue(
         self,
@@ -39,7 +72,7 @@ class AgentTokenQuerySet(models.QuerySet["AgentToken"]):
         The deployment row is locked while counting, so concurrent creates cannot pass the
         50-token limit together. Raises ValidationError (field errors) on a broken rule.
         """
-        name = name.strip()
+        name = (name or "").strip()
         if expires_in_days is not None and not 1 <= expires_in_days <= MAX_EXPIRY_DAYS:
             raise ValidationError({"expires_in_days": f"Choose 1 to {MAX_EXPIRY_DAYS} days."})
         value = secret.generate()
@@ -56,7 +89,7 @@ class AgentTokenQuerySet(models.QuerySet["AgentToken"]):
             token = self.model(
                 deployment=deployment,
                 name=name,
-                description=description.strip(),
+                description=(description or "").strip(),
                 digest=secret.digest(value),
                 hint=secret.hint(value),
                 expires_at=None
@@ -129,6 +162,21 @@ class AgentToken(models.Model):
     @property
     def is_expired(self) -> bool:
         return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @property
+    def days_left(self) -> int | None:
+        """Whole days until expiry, rounded up (a token expiring in 3 hours has 1 day left)."""
+        if self.expires_at is None:
+            return None
+        return max(0, math.ceil((self.expires_at - timezone.now()).total_seconds() / 86400))
+
+    @property
+    def expires_soon(self) -> bool:
+        return (
+            self.expires_at is not None
+            and not self.is_expired
+            and self.expires_at - timezone.now() < timedelta(days=EXPIRY_WARNING_DAYS)
+        )
 
     def revoke(self, *, by=None, ip: str | None = None) -> None:
         """Delete the token for good: it stops authenticating on the very next request."""

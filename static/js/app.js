@@ -57,4 +57,22 @@
       done();
     }
   });
+
+  // <dialog open data-modal>: the server opened it (so it shows without JavaScript); with
+  // JavaScript, reopen it as a real modal.
+  function upgradeDialogs(root) {
+    (root || document).querySelectorAll("dialog[open][data-modal]").forEach(function (d) {
+      if (d.showModal && d.isConnected) { d.close(); d.showModal(); }
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { upgradeDialogs(); });
+
+  // A dialog that showed a one-time secret reloads its section however it is closed (Escape
+  // included), so the value leaves the page.
+  document.addEventListener("close", function (e) {
+    // Skip the close that upgradeDialogs causes: the dialog is open again by then.
+    if (e.target.open) return;
+    var done = e.target.querySelector && e.target.querySelector("[data-once-done]");
+    if (done && done.isConnected) done.click();
+  }, true);
 })();
