@@ -78,8 +78,10 @@ def test_restrict_ranges_see_the_lockout_then_allow_a_blocked_address(
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "ip-ranges-preview.png"), full_page=True)
 
-    panel.get_by_role("button", name="Save ranges").click()
+    # Enter in a field saves (not "Remove" of the first row); this list still needs the tick.
+    _row(panel, 2).press("Enter")
     expect(panel.get_by_role("alert")).to_contain_text("Tick the confirmation below")
+    expect(_row(panel, 1)).to_have_value("10.0.0.0/8")
     panel.get_by_label("I understand that the agents listed above").check()
     panel.get_by_role("button", name="Save ranges").click()
     expect(panel.get_by_role("status")).to_contain_text("Allowed IP ranges saved.")
