@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "audit",
     "tokens",
     "agents",
+    "onboarding",
 ]
 
 MIDDLEWARE = [
@@ -178,6 +179,15 @@ REST_FRAMEWORK = {
 
 # Optional absolute base URL used in links and values.yaml (e.g. https://agents.example.com).
 PUBLIC_URL = env_str("PUBLIC_URL").rstrip("/")
+
+# Register a Remote Agent: where the generated install commands and values.yaml point. The chart
+# repository is only displayed to operators, never fetched by this server.
+AGENT_CHART_REPOSITORY_URL = env_str(
+    "AGENT_CHART_REPOSITORY_URL", "https://charts.example.com/remote-agents"
+)
+AGENT_IMAGE_REPOSITORY = env_str("AGENT_IMAGE_REPOSITORY", "registry.local/remote-execution-agent")
+# The image tag is "<deployment runtime version>-<this suffix>", e.g. 3.1-3-python-3.12-agent-1.3.2.
+AGENT_IMAGE_TAG_SUFFIX = env_str("AGENT_IMAGE_TAG_SUFFIX", "python-3.12-agent-1.3.2")
 
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)

@@ -17,4 +17,5 @@ urlpatterns = [
     path("", include("deployments.ip_urls")),
     path("", include("agents.urls")),
     path("", include("tokens.urls")),
+    path("", include("onboarding.urls")),
 ]

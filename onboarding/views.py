@@ -1,0 +1,218 @@
+import logging
+import re
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse
+from django.template.response import TemplateResponse
+from django.utils.html import escape, format_html
+from django.utils.safestring import SafeString, mark_safe
+from django.views.decorators.http import require_http_methods
+
+from astro_ui.net import client_ip
+from astro_ui.types import HttpRequest
+from audit.record import record
+from deployments.access import get_deployment_for
+from deployments.models import Deployment, Role
+from onboarding import values
+from onboarding.forms import MAX_WORKERS, RegisterAgentForm, defaults, worker_defaults
+from tokens.models import AgentToken
+
+log = logging.getLogger(__name__)
+TEMPLATE = "onboarding/register.html"
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def register_agent(request: HttpRequest, pk) -> HttpResponse:
+    """The wizard. POST `action`: preview (also live, via htmx), add-worker, or generate."""
+    deployment = get_deployment_for(request, pk, role=Role.ADMIN)
+    if request.method == "GET":
+        data = defaults(deployment, _free_token_name(deployment))
+        return _page(request, deployment, RegisterAgentForm(data), show_errors=False)
+
+    action = request.POST.get("action", "preview")
+    if action == "add-worker":
+        form = RegisterAgentForm(_with_another_worker(request.POST))
+        return _page(request, deployment, form, partial="wizard")
+    form = RegisterAgentForm(request.POST)
+    if action == "generate":
+        return _generate(request, deployment, form)
+    return _page(request, deployment, form, partial="preview")
+
+
+def _generate(request: HttpRequest, deployment: Deployment, form: RegisterAgentForm):
+    """Create the token if asked, then hand out the file (inline) or show the value once."""
+    preview = _preview(request, deployment, form)
+    if preview.get("yaml") is None:
+        return _page(request, deployment, form)
+    data = form.full_data()
+    token, value = None, None
+    if form.creates_token():
+        try:
+            token, value = AgentToken.objects.issue(
+                deployment,
+                name=data["token_name"],
+                expires_in_days=data["token_expires_in_days"],
+                description="Created while registering a remote agent",
+                by=request.user,
+                ip=client_ip(request) or None,
+            )
+        except ValidationError as e:
+            _token_errors_onto(form, e)
+            return _page(request, deployment, form)
+
+    method = _token_method(data)
+    record(
+        "agent.register_values",
+        target=deployment,
+        deployment=deployment,
+        request=request,
+        details={
+            "token_method": method,
+            "token_source": data["token_source"],
+            "token": token.name if token else None,
+            "namespace": data["namespace"],
+            "resource_name_prefix": data["resource_name_prefix"],
+            "file": values.file_name(deployment),
+        },
+    )
+    if method == "agentToken" or token is None:
+        out = _preview(request, deployment, form, token=value)
+        if out.get("yaml") is None:  # pragma: no cover - the same data validated a moment ago
+            return _page(request, deployment, form)
+        response = HttpResponse(out["yaml"], content_type="application/yaml; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{out["file_name"]}"'
+        response["Cache-Control"] = "no-store"
+        return response
+
+    # A secret or a file: the token must be shown once here. The page's form now refers to the
+    # token as an existing one, so submitting it again downloads the file without making another.
+    after = request.POST.copy()
+    after.setlist("token_source", ["existing"])
+    after.setlist("token_name", [""])
+    created = {"token": token, "value": value, "method": method, "path": data["token_file"]}
+    if method == "agentTokenSecretName":
+        created["command"] = values.token_secret_command(
+            data["namespace"], data["token_secret_name"], value
+        )
+    response = _page(request, deployment, RegisterAgentForm(after), created=created)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _page(request, deployment, form, *, show_errors=True, partial=None, created=None):
+    ctx = {
+        "deployment": deployment,
+        "tab": "remote-agents",
+        "form": form,
+        "show_errors": show_errors,
+        "created": created,
+        "max_workers": MAX_WORKERS,
+        **_preview(request, deployment, form),
+    }
+    template = TEMPLATE
+    if partial and request.htmx:
+        template += "#" + partial
+    return TemplateResponse(request, template, ctx)
+
+
+def _preview(request, deployment, form, *, token=None) -> dict:
+    """The file and commands for the form's data, or the list of what is still wrong."""
+    out = {"file_name": values.file_name(deployment), "yaml": None, "commands": None}
+    if not form.is_valid():
+        out["problems"] = _problems(form)
+        return out
+    data = form.full_data()
+    built = values.build(
+        data, deployment, agent_api_url=deployment.agent_api_url(request), token=token
+    )
+    try:
+        values.validate(built)
+    except values.SchemaError as e:
+        log.error("Generated values.yaml broke the schema: %s", e)
+        form.add_error(
+            None, f"The generated file failed its schema check ({e}). Please report this."
+        )
+        out["problems"] = _problems(form)
+        return out
+    out["yaml"] = values.render(built, deployment)
+    out["highlighted"] = _highlight(out["yaml"])
+    out["commands"] = values.commands(built, deployment)
+    out["script"] = values.shell_script(out["commands"])
+    out["method"] = _token_method(data)
+    out["new_token"] = form.creates_token()
+    return out
+
+
+YAML_KEY = re.compile(r"^(\s*(?:- )?)([A-Za-z_][\w.-]*)(:)(.*)$")
+
+
+def _highlight(text: str) -> SafeString:
+    """Comments and keys in their own spans; the text content stays the file, byte for byte."""
+    lines = []
+    for line in text.split("\n"):
+        if line.lstrip().startswith("#"):
+            lines.append(format_html('<span class="y-c">{}</span>', line))
+        elif m := YAML_KEY.match(line):
+            lines.append(format_html('{}<span class="y-k">{}</span>{}{}', *m.groups()))
+        else:
+            lines.append(escape(line))
+    return mark_safe("\n".join(lines))  # noqa: S308 - every piece is escaped above
+
+
+def _problems(form: RegisterAgentForm) -> list[dict]:
+    problems = [{"label": "", "id": "", "error": e} for e in form.non_field_errors()]
+    for name, errors in form.errors.items():
+        if name == "__all__":
+            continue
+        field = form[name]
+        problems += [{"label": field.label, "id": field.auto_id, "error": e} for e in errors]
+    for e in form.workers.non_form_errors():
+        problems.append({"label": "Workers", "id": "workers", "error": e})
+    for i, worker in enumerate(form.workers.forms, start=1):
+        for name, errors in worker.errors.items():
+            label = f"Worker {i}: {worker[name].label}"
+            problems += [{"label": label, "id": worker[name].auto_id, "error": e} for e in errors]
+    return problems
+
+
+def _token_method(data: dict) -> str:
+    if data["token_inline"]:
+        return "agentToken"
+    return "agentTokenSecretName" if data["token_secret_name"] else "agentTokenFile"
+
+
+def _token_errors_onto(form: RegisterAgentForm, error: ValidationError) -> None:
+    fields = {"name": "token_name", "expires_in_days": "token_expires_in_days"}
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error)
+        return
+    for field, errors in error.error_dict.items():
+        form.add_error(fields.get(field), errors)
+
+
+def _with_another_worker(post):
+    data = post.copy()
+    try:
+        count = int(data.get("workers-TOTAL_FORMS", "1"))
+    except ValueError:
+        count = 1
+    count = max(1, min(count, MAX_WORKERS - 1))
+    data["workers-TOTAL_FORMS"] = str(count + 1)
+    data.update(worker_defaults(count, f"worker-{count + 1}"))
+    return data
+
+
+def _free_token_name(deployment: Deployment) -> str:
+    taken = {
+        n.lower()
+        for n in AgentToken.objects.filter(deployment=deployment)
+        .live()
+        .values_list("name", flat=True)
+    }
+    name, n = "remote-agent", 1
+    while name in taken:
+        n += 1
+        name = f"remote-agent-{n}"
+    return name
