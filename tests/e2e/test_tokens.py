@@ -55,6 +55,14 @@ def test_create_a_token_see_it_once_then_delete_it(
     expect(page.locator("#token-list")).to_contain_text("prod-eu-cluster")
     page.screenshot(path=str(SHOTS / "tokens-created.png"))
 
+    # However the dialog is closed, the value leaves the page, and it is not on the next load.
+    page.keyboard.press("Escape")
+    expect(page.locator("#token-value")).to_have_count(0)
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    assert value not in page.content()
+    page.get_by_role("link", name="Agent Token").click()
+    expect(page.get_by_role("dialog", name="Create an agent token")).to_contain_text("2 of 50")
+    page.keyboard.press("Escape")
     page.reload()
     expect(page.locator(".token-name .name", has_text="prod-eu-cluster")).to_be_visible()
     assert value not in page.content()

@@ -204,3 +204,12 @@ def test_the_flush_writes_many_tokens_in_one_statement(
     with django_assert_num_queries(1):
         assert flush_token_usage() == 5
     assert AgentToken.objects.filter(last_used_ip="203.0.113.7").count() == 5
+
+
+def test_the_openapi_schema_describes_the_bearer_scheme():
+    from django.urls import path
+    from drf_spectacular.generators import SchemaGenerator
+
+    generator = SchemaGenerator(patterns=[path("probe/<uuid:deployment_id>/", Probe.as_view())])
+    schema = generator.get_schema(request=None, public=True)
+    assert schema["components"]["securitySchemes"]["agentToken"]["scheme"] == "bearer"
