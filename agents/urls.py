@@ -4,4 +4,20 @@ from agents import views
 
 urlpatterns = [
     path("deployments/<uuid:pk>/agents/", views.agents, name="agents"),
+    path("deployments/<uuid:pk>/agents/table", views.agents_table, name="agents-table"),
+    path(
+        "deployments/<uuid:pk>/agents/<uuid:agent_id>/cordon/",
+        views.agent_cordon,
+        name="agent-cordon",
+    ),
+    path(
+        "deployments/<uuid:pk>/agents/<uuid:agent_id>/uncordon/",
+        views.agent_uncordon,
+        name="agent-uncordon",
+    ),
+    path(
+        "deployments/<uuid:pk>/agents/<uuid:agent_id>/delete/",
+        views.agent_delete,
+        name="agent-delete",
+    ),
 ]

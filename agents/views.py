@@ -1,10 +1,30 @@
-from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
-from django.template.response import TemplateResponse
-from django.views.decorators.http import require_GET
+from urllib.parse import urlencode
 
+from django.conf import settings
+from django.contrib.auth import SESSION_KEY
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
+from django.db.models import Count, Q
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
+
+from agents import store
+from agents.forms import AgentFilterForm, CordonForm
+from agents.models import Agent, Health
+from astro_ui.net import client_ip
 from astro_ui.types import HttpRequest
 from deployments.access import get_deployment_for
+from deployments.models import Role
+
+PAGE_SIZE = 50
+ACCESS_TTL = 60
+
+
+def _access_key(user_id, pk) -> str:
+    return f"ra:access:{user_id}:{pk}"
 
 
 @login_required
@@ -12,7 +32,165 @@ from deployments.access import get_deployment_for
 def agents(request: HttpRequest, pk) -> HttpResponse:
     deployment = get_deployment_for(request, pk)
     ctx = {"deployment": deployment, "tab": "remote-agents", "view": "agents"}
+    ctx.update(_table_context(request, deployment))
     template = "agents/agents.html"
     if request.htmx and not request.htmx.boosted:
         template += "#remote-agents"
     return TemplateResponse(request, template, ctx)
+
+
+@require_GET
+def agents_table(request: HttpRequest, pk) -> HttpResponse:
+    """The polled fragment. A poll whose version is current costs two Redis reads: no SQL,
+    no template. Access was checked in full at most ACCESS_TTL seconds ago for this user;
+    a 204 reveals nothing but "unchanged"."""
+    version = request.GET.get("v")
+    user_id = request.session.get(SESSION_KEY)
+    if version and user_id:
+        try:
+            allowed, current = store.client().get(_access_key(user_id, pk)), store.version(pk)
+        except store.Unavailable:
+            allowed = current = None
+        if allowed and version == current:
+            return HttpResponse(status=204)
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    deployment = get_deployment_for(request, pk)
+    ctx = {"deployment": deployment, **_table_context(request, deployment)}
+    return TemplateResponse(request, "agents/agents.html#agent-table", ctx)
+
+
+def _table_context(request: HttpRequest, deployment) -> dict:
+    filters = AgentFilterForm(request.GET).cleaned()
+    live = Agent.objects.live().filter(deployment=deployment)
+    totals = live.aggregate(
+        total=Count("id"), cordoned=Count("id", filter=Q(cordoned_at__isnull=False))
+    )
+    rows = live.select_related("token")
+    if filters["q"]:
+        rows = rows.filter(name__icontains=filters["q"])
+    if filters["component"]:
+        rows = rows.filter(component=filters["component"])
+    rows = rows.with_status(filters["status"]).unhealthy_first()
+    matching = (
+        rows.count() if any(filters[k] for k in ("q", "status", "component")) else totals["total"]
+    )
+    pages = max(1, -(-matching // PAGE_SIZE))
+    page = min(filters["page"], pages)
+    page_rows = list(rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE])
+
+    store_ok, version, counts = True, None, None
+    try:
+        version = store.version(deployment.pk)
+        epoch = store.epoch()
+        seen = store.seen_many(deployment.pk, [a.pk for a in page_rows])
+        counts = _counts(deployment, live, totals, epoch)
+        store.client().set(
+            _access_key(request.session.get(SESSION_KEY), deployment.pk), 1, ex=ACCESS_TTL
+        )
+    except store.Unavailable:
+        store_ok, epoch, seen = False, None, {}
+    for agent in page_rows:
+        liveness = agent.liveness(seen.get(str(agent.pk)), epoch=epoch) if store_ok else None
+        agent.shown_status = agent.status(liveness)
+        agent.shown_health = liveness.health if liveness else None
+        agent.shown_last = liveness.last_heartbeat_at if liveness else agent.last_heartbeat_at
+
+    query = {k: v for k, v in filters.items() if v and not (k == "page" and v == 1)}
+    poll = dict(query, **({"v": version} if version else {}))
+    base = reverse("agents-table", args=[deployment.pk])
+    return {
+        "agents": page_rows,
+        "filters": filters,
+        "filter_form": AgentFilterForm(initial=filters),
+        "counts": counts,
+        "totals": totals,
+        "store_ok": store_ok,
+        "poll_url": f"{base}?{urlencode(poll)}",
+        "page": page,
+        "pages": pages,
+        "matching": matching,
+        "prev_url": _page_url(deployment, query, page - 1) if page > 1 else None,
+        "next_url": _page_url(deployment, query, page + 1) if page < pages else None,
+        "can_operate": deployment.user_role >= Role.OPERATOR,
+        "can_admin": deployment.user_role >= Role.ADMIN,
+    }
+
+
+def _page_url(deployment, query: dict, page: int) -> str:
+    return reverse("agents", args=[deployment.pk]) + "?" + urlencode(dict(query, page=page))
+
+
+def _counts(deployment, live, totals, epoch) -> dict:
+    """Healthy / unhealthy / cordoned, from heartbeat times in Redis (not the sweep's record)."""
+    now = store.now()
+    if epoch is None or now - epoch < settings.AGENT_HEALTHY_SECONDS:
+        recorded = live.filter(cordoned_at__isnull=True, health=Health.HEALTHY).count()
+        healthy = recorded
+    else:
+        since = now - settings.AGENT_HEALTHY_SECONDS
+        cordoned_ids = list(live.filter(cordoned_at__isnull=False).values_list("id", flat=True))
+        cordoned_seen = store.seen_many(deployment.pk, cordoned_ids)
+        healthy_cordoned = sum(1 for ts in cordoned_seen.values() if ts is not None and ts >= since)
+        healthy = store.count_seen_since(deployment.pk, since) - healthy_cordoned
+    unhealthy = totals["total"] - totals["cordoned"] - healthy
+    return {"healthy": healthy, "unhealthy": max(0, unhealthy), "cordoned": totals["cordoned"]}
+
+
+def _agent_for(request: HttpRequest, pk, agent_id, role: Role):
+    deployment = get_deployment_for(request, pk, role=role)
+    agent = get_object_or_404(Agent.objects.live(), pk=agent_id, deployment=deployment)
+    return deployment, agent
+
+
+def _done(request: HttpRequest, deployment) -> HttpResponse:
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Trigger"] = "agents-changed"
+        return response
+    return redirect("agents", pk=deployment.pk)
+
+
+def _action_page(request, deployment, agent, action: str, form=None) -> HttpResponse:
+    ctx = {
+        "deployment": deployment,
+        "agent": agent,
+        "action": action,
+        "form": form,
+        "tab": "remote-agents",
+    }
+    template = "agents/agent_action.html"
+    if request.htmx:
+        template += "#action-form"
+    return TemplateResponse(request, template, ctx)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def agent_cordon(request: HttpRequest, pk, agent_id) -> HttpResponse:
+    deployment, agent = _agent_for(request, pk, agent_id, Role.OPERATOR)
+    form = CordonForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        agent.cordon(by=request.user, reason=form.cleaned_data["reason"], ip=client_ip(request))
+        return _done(request, deployment)
+    return _action_page(request, deployment, agent, "cordon", form)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def agent_uncordon(request: HttpRequest, pk, agent_id) -> HttpResponse:
+    deployment, agent = _agent_for(request, pk, agent_id, Role.OPERATOR)
+    if request.method == "POST":
+        agent.uncordon(by=request.user, ip=client_ip(request))
+        return _done(request, deployment)
+    return _action_page(request, deployment, agent, "uncordon")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def agent_delete(request: HttpRequest, pk, agent_id) -> HttpResponse:
+    deployment, agent = _agent_for(request, pk, agent_id, Role.ADMIN)
+    if request.method == "POST":
+        agent.terminate(by=request.user, ip=client_ip(request))
+        return _done(request, deployment)
+    return _action_page(request, deployment, agent, "delete")

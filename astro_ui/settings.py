@@ -114,9 +114,10 @@ def _celery_url(url: str) -> str:
 
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "astro_ui.cache.TolerantRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "cache",
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
     }
 }
 
@@ -131,6 +132,16 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "prune-audit-events": {"task": "audit.tasks.prune_audit_events", "schedule": 3600.0},
     "flush-token-usage": {"task": "tokens.tasks.flush_token_usage", "schedule": 30.0},
     "record-expired-tokens": {"task": "tokens.tasks.record_expired_tokens", "schedule": 60.0},
+    "sweep-agent-health": {
+        "task": "agents.tasks.sweep_agent_health",
+        "schedule": float(env_int("AGENT_SWEEP_SECONDS", 5, minimum=1)),
+        "options": {"expires": 5},
+    },
+    "flush-heartbeats": {
+        "task": "agents.tasks.flush_heartbeats",
+        "schedule": float(env_int("AGENT_FLUSH_SECONDS", 5, minimum=1)),
+        "options": {"expires": 5},
+    },
 }
 
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365, minimum=1)
@@ -139,6 +150,13 @@ AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365, minimum=1)
 # heartbeat every HEARTBEAT_INTERVAL_SECONDS.
 AGENT_HEALTHY_SECONDS = env_int("AGENT_HEALTHY_SECONDS", 60, minimum=1)
 HEARTBEAT_INTERVAL_SECONDS = env_int("HEARTBEAT_INTERVAL_SECONDS", 15, minimum=1)
+# Heartbeat times live in Redis; the database gets an agent's time only when something else about
+# it changed, on a health transition, or at least this often (a checkpoint if Redis loses data).
+AGENT_CHECKPOINT_SECONDS = env_int("AGENT_CHECKPOINT_SECONDS", 900, minimum=1)
+# How often moving heartbeat times alone may re-render the Agents table for polling browsers.
+AGENT_TABLE_TIME_REFRESH_SECONDS = env_int("AGENT_TABLE_TIME_REFRESH_SECONDS", 30, minimum=1)
+AGENT_SWEEP_SECONDS = env_int("AGENT_SWEEP_SECONDS", 5, minimum=1)
+AGENT_FLUSH_SECONDS = env_int("AGENT_FLUSH_SECONDS", 5, minimum=1)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -146,6 +164,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sessions read from the cache (Redis) so the Agents table's polls need no SQL.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

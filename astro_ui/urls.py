@@ -13,6 +13,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("api/agent/v1/", include("agents.api_urls")),
     path("", include("deployments.urls")),
     path("", include("deployments.ip_urls")),
     path("", include("agents.urls")),

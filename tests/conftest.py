@@ -3,6 +3,7 @@ import os
 import pytest
 import redis
 from django.conf import settings
+from django.test import Client
 
 from astro_ui import embedded_redis
 from deployments.models import Deployment, Organization, Role, RoleGrant, Workspace
@@ -90,25 +91,29 @@ def stranger(django_user_model, deployment):
 
 
 @pytest.fixture
-def admin_client(client, admin):
+def admin_client(admin):
+    client = Client()
     client.force_login(admin)
     return client
 
 
 @pytest.fixture
-def operator_client(client, operator):
+def operator_client(operator):
+    client = Client()
     client.force_login(operator)
     return client
 
 
 @pytest.fixture
-def viewer_client(client, viewer):
+def viewer_client(viewer):
+    client = Client()
     client.force_login(viewer)
     return client
 
 
 @pytest.fixture
-def stranger_client(client, stranger):
+def stranger_client(stranger):
+    client = Client()
     client.force_login(stranger)
     return client
 

@@ -76,3 +76,16 @@
     if (done && done.isConnected) done.click();
   }, true);
 })();
+
+// Dialogs filled by htmx: a <dialog data-htmx-dialog> opens when content is swapped into it, and
+// closes when the server announces that agents changed (the table refreshes on the same event).
+(function () {
+  "use strict";
+  document.addEventListener("htmx:afterSwap", function (e) {
+    var dialog = e.target.closest && e.target.closest("dialog[data-htmx-dialog]");
+    if (dialog && !dialog.open && dialog.showModal) dialog.showModal();
+  });
+  document.addEventListener("agents-changed", function () {
+    document.querySelectorAll("dialog[data-htmx-dialog][open]").forEach(function (d) { d.close(); });
+  });
+})();

@@ -3,12 +3,17 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from astro_ui import embedded_redis
+from deployments.models import Deployment
+from tokens.models import AgentToken
+
+DEMO_TOKEN = "demo agents"  # noqa: S105 - a token name, not a secret
 
 
 class Command(BaseCommand):
@@ -65,7 +70,46 @@ class Command(BaseCommand):
 
     def _commands(self, addr: str) -> list[tuple[str, list[str]]]:
         python = sys.executable
-        commands = [
+        demo = [] if os.environ.get("DEMO_AGENTS", "1") == "0" else self._demo_fleet(addr)
+        return [*self._servers(addr, python), *demo]
+
+    def _demo_fleet(self, addr: str) -> list[tuple[str, list[str]]]:
+        """Three agents (worker, DAG processor, triggerer) so the dashboard is alive at once.
+
+        Token values are never stored, so each run replaces the demo token with a fresh one.
+        """
+        deployment = Deployment.objects.filter(name="production-etl").first()
+        if deployment is None:
+            return []
+        for old in AgentToken.objects.live().filter(deployment=deployment, name=DEMO_TOKEN):
+            old.revoke()
+        _, value = AgentToken.objects.issue(
+            deployment,
+            name=DEMO_TOKEN,
+            description="For the demo agents of `make run`; DEMO_AGENTS=0 turns them off",
+            expires_in_days=1,
+        )
+        token_file = Path(settings.VAR_DIR) / "demo-agent-token"
+        token_file.write_text(value)
+        token_file.chmod(0o600)
+        url = f"http://{addr}{deployment.agent_api_path}"
+        argv = [
+            sys.executable,
+            "manage.py",
+            "run_agent",
+            "--url",
+            url,
+            "--token-file",
+            str(token_file),
+            "--name",
+            "demo",
+            "--component",
+            "worker,dag-processor,triggerer",
+        ]
+        return [("demo-agents", argv)]
+
+    def _servers(self, addr: str, python: str) -> list[tuple[str, list[str]]]:
+        return [
             ("web", [python, "manage.py", "runserver", addr, "--noreload"]),
             (
                 "worker",
@@ -86,4 +130,3 @@ class Command(BaseCommand):
             ),
             ("beat", [python, "-m", "celery", "-A", "astro_ui", "beat", "--loglevel", "INFO"]),
         ]
-        return commands

@@ -1,0 +1,190 @@
+"""The agent-facing API: what agents in customers' clusters call. JSON in, JSON out.
+
+Every error body is {"error": <code>, "detail": <what went wrong and what to do>} so an operator
+reading agent logs can tell a stale token from a wrong deployment id from a blocked network.
+"""
+
+import re
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, serializers, status
+from rest_framework.parsers import JSONParser
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView, exception_handler
+
+from agents import store
+from agents.models import Agent, Component
+from astro_ui.net import client_ip
+from deployments.ipranges import check_agent_ip
+from tokens.auth import AgentTokenAuthentication
+
+MAX_BODY_BYTES = 64 * 1024
+SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]+)?$")
+AGENT_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$")
+
+
+class BodyTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = f"The request body is larger than {MAX_BODY_BYTES // 1024} KiB."
+    default_code = "body_too_large"
+
+
+class StoreUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The heartbeat store is unavailable. Retry shortly."
+    default_code = "heartbeat_store_unavailable"
+
+
+class SlotsSerializer(serializers.Serializer):
+    used = serializers.IntegerField(min_value=0, max_value=1_000_000)
+    total = serializers.IntegerField(min_value=0, max_value=1_000_000)
+
+    def validate(self, attrs):
+        if attrs["used"] > attrs["total"]:
+            raise serializers.ValidationError({"used": "Cannot be more than total."})
+        return attrs
+
+
+class HeartbeatSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=253)
+    component = serializers.ChoiceField(choices=Component.values)
+    version = serializers.CharField(max_length=64)
+    queues = serializers.ListField(
+        child=serializers.CharField(max_length=200), max_length=100, allow_empty=True
+    )
+    slots = SlotsSerializer()
+    hostname = serializers.CharField(max_length=253, allow_blank=True)
+    airflow_version = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    python_version = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    running_tasks = serializers.IntegerField(min_value=0, max_value=1_000_000, required=False)
+
+    def validate_name(self, value: str) -> str:
+        if not AGENT_NAME.match(value):
+            raise serializers.ValidationError(
+                "Use letters, digits, '.', '_' or '-', starting and ending with a letter or digit."
+            )
+        return value
+
+    def validate_version(self, value: str) -> str:
+        if not SEMVER.match(value):
+            raise serializers.ValidationError("Must be a semantic version such as 1.3.2.")
+        return value
+
+
+class HeartbeatResponseSerializer(serializers.Serializer):
+    agent_id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=["healthy", "cordoned"])
+    cordoned = serializers.BooleanField()
+    cordon_reason = serializers.CharField(allow_blank=True)
+    heartbeat_interval_seconds = serializers.IntegerField()
+    server_time = serializers.DateTimeField()
+
+
+class AgentErrorSerializer(serializers.Serializer):
+    error = serializers.CharField()
+    detail = serializers.CharField()
+
+
+def agent_exception_handler(exc, context):
+    if isinstance(exc, store.Unavailable):
+        exc = StoreUnavailable()
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        response.data = {
+            "error": "invalid_body",
+            "detail": "The heartbeat body has errors; see fields.",
+            "fields": exc.detail,
+        }
+    elif isinstance(exc, exceptions.ParseError):
+        response.data = {"error": "malformed_json", "detail": str(exc.detail)}
+    elif isinstance(response.data, dict) and "error" in response.data:
+        pass  # already in our shape (e.g. ip_not_allowed)
+    elif isinstance(exc, exceptions.APIException):
+        codes = exc.get_codes()
+        response.data = {
+            "error": codes if isinstance(codes, str) else exc.default_code,
+            "detail": str(exc.detail),
+        }
+    if isinstance(exc, StoreUnavailable):
+        response["Retry-After"] = "5"
+    return response
+
+
+class AgentAPIView(APIView):
+    authentication_classes = [AgentTokenAuthentication]
+    permission_classes: list = []
+    parser_classes = [JSONParser]
+    renderer_classes = [JSONRenderer]
+
+    def get_exception_handler(self):
+        return agent_exception_handler
+
+    def initial(self, request, *args, **kwargs):
+        # The network check comes first: a blocked address learns nothing about tokens.
+        check_agent_ip(request, kwargs["deployment_id"])
+        length = request.META.get("CONTENT_LENGTH") or "0"
+        if not length.isdigit() or int(length) > MAX_BODY_BYTES:
+            raise BodyTooLarge()
+        super().initial(request, *args, **kwargs)
+
+
+class HeartbeatView(AgentAPIView):
+    serializer_class = HeartbeatSerializer
+
+    @extend_schema(
+        tags=["agent"],
+        request=HeartbeatSerializer,
+        responses={
+            200: HeartbeatResponseSerializer,
+            **{code: AgentErrorSerializer for code in (400, 401, 403, 413, 503)},
+        },
+        summary="Report that an agent is alive; the first heartbeat of a name registers it",
+    )
+    def post(self, request, deployment_id):
+        body = HeartbeatSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        dep = str(deployment_id)
+        at = store.now()
+        fields = {
+            "at": at,
+            "component": data["component"],
+            "version": data["version"],
+            "airflow_version": data.get("airflow_version", ""),
+            "python_version": data.get("python_version", ""),
+            "queues": data["queues"],
+            "slots_used": data["slots"]["used"],
+            "slots_total": data["slots"]["total"],
+            "running_tasks": data.get("running_tasks", 0),
+            "hostname": data["hostname"],
+            "last_ip": client_ip(request),
+            "token_id": str(request.auth.id),
+        }
+        entry = store.lookup(dep, data["name"])
+        if entry is None:
+            agent = Agent.objects.register(
+                dep, data["name"], fields=fields, token_id=request.auth.id
+            )
+            entry = {"id": str(agent.pk), "cordon": agent.cordon_state}
+        store.beat(dep, entry["id"], fields, at)
+        cordoned = entry["cordon"] is not None
+        return Response(
+            {
+                "agent_id": entry["id"],
+                "status": "cordoned" if cordoned else "healthy",
+                "cordoned": cordoned,
+                "cordon_reason": entry["cordon"] or "",
+                "heartbeat_interval_seconds": settings.HEARTBEAT_INTERVAL_SECONDS,
+                "server_time": _iso(at),
+            }
+        )
+
+
+def _iso(ts: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,36 @@
+from django import forms
+
+from agents.models import Component, Status
+
+
+class CordonForm(forms.Form):
+    reason = forms.CharField(
+        required=False,
+        max_length=1024,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "e.g. Node pool upgrade"}),
+        help_text="Optional. Shown in the table and sent to the agent. Up to 1,024 characters.",
+    )
+
+
+class AgentFilterForm(forms.Form):
+    q = forms.CharField(required=False, max_length=100)
+    status = forms.ChoiceField(
+        required=False,
+        choices=[("", "All statuses")]
+        + [(s.value, s.label) for s in (Status.HEALTHY, Status.UNHEALTHY, Status.CORDONED)],
+    )
+    component = forms.ChoiceField(
+        required=False, choices=[("", "All components"), *Component.choices]
+    )
+    page = forms.IntegerField(required=False, min_value=1)
+
+    def cleaned(self) -> dict:
+        """Filters that are valid; anything malformed is ignored rather than an error page."""
+        self.is_valid()
+        data = getattr(self, "cleaned_data", {})
+        return {
+            "q": (data.get("q") or "").strip(),
+            "status": data.get("status") or "",
+            "component": data.get("component") or "",
+            "page": data.get("page") or 1,
+        }

@@ -1,0 +1,178 @@
+"""The heartbeat store: Redis holds what changes on every heartbeat.
+
+Per deployment:
+- `ra:{dep}:agents`  hash  name -> {"id", "cordon"}: who is registered, and whether cordoned, so a
+                     steady-state heartbeat needs no SQL. Filled from the database on a miss.
+- `ra:{dep}:seen`    zset  agent id -> time of its last heartbeat. The source of truth for health.
+- `ra:{dep}:hb`      hash  agent id -> the last heartbeat body, waiting for the flush.
+- `ra:{dep}:ver`     counter that changes whenever what the Agents table shows changes.
+Global:
+- `ra:dirty`         set of deployments with heartbeats waiting for the flush.
+- `ra:epoch`         when this Redis first held our data: younger than the health threshold means
+                     Redis lost its data recently, so a missing heartbeat is "unknown", not silence.
+"""
+
+import json
+import time
+from functools import cache
+
+import redis
+from django.conf import settings
+
+DIRTY = "ra:dirty"
+EPOCH = "ra:epoch"
+SWEEP_LAST = "ra:sweep:last"
+
+# Redis errors the callers treat as "the heartbeat store is unavailable".
+Unavailable = (redis.RedisError, OSError)
+
+
+def client() -> redis.Redis:
+    return _client_for(settings.REDIS_URL)
+
+
+@cache
+def _client_for(url: str) -> redis.Redis:
+    return redis.Redis.from_url(
+        url, socket_timeout=2, socket_connect_timeout=1, health_check_interval=30
+    )
+
+
+def k_agents(dep) -> str:
+    return f"ra:{dep}:agents"
+
+
+def k_seen(dep) -> str:
+    return f"ra:{dep}:seen"
+
+
+def k_hb(dep) -> str:
+    return f"ra:{dep}:hb"
+
+
+def k_ver(dep) -> str:
+    return f"ra:{dep}:ver"
+
+
+def now() -> float:
+    return time.time()
+
+
+def lookup(dep, name: str) -> dict | None:
+    raw = client().hget(k_agents(dep), name)
+    return None if raw is None else json.loads(raw)
+
+
+def remember(dep, name: str, agent_id, cordon: str | None) -> None:
+    """Cache an agent's id and cordon state (None = not cordoned) under its name."""
+    entry = json.dumps({"id": str(agent_id), "cordon": cordon})
+    client().hset(k_agents(dep), name, entry)
+
+
+def reconcile(dep, truth: dict[str, tuple[str, str | None]]) -> int:
+    """Make the agents cache agree with the database (name -> (id, cordon)); returns fixes.
+
+    Cordon and delete update the cache after their transaction commits; if Redis was unreachable
+    at that moment, this is what eventually tells the agent.
+    """
+    cached = client().hgetall(k_agents(dep))
+    stale = []
+    fixes = {}
+    for raw_name, raw in cached.items():
+        name, entry = raw_name.decode(), json.loads(raw)
+        expected = truth.get(name)
+        if expected is None or expected[0] != entry.get("id"):
+            stale.append(name)
+        elif expected[1] != entry.get("cordon"):
+            fixes[name] = json.dumps({"id": expected[0], "cordon": expected[1]})
+    if stale or fixes:
+        pipe = client().pipeline()
+        if stale:
+            pipe.hdel(k_agents(dep), *stale)
+        if fixes:
+            pipe.hset(k_agents(dep), mapping=fixes)
+        pipe.execute()
+    return len(stale) + len(fixes)
+
+
+def forget(dep, name: str, agent_id) -> None:
+    pipe = client().pipeline()
+    pipe.hdel(k_agents(dep), name)
+    pipe.zrem(k_seen(dep), str(agent_id))
+    pipe.hdel(k_hb(dep), str(agent_id))
+    pipe.execute()
+
+
+def beat(dep, agent_id, body: dict, at: float) -> None:
+    """Record one heartbeat: its time (health) and its body (for the flush). One round trip."""
+    pipe = client().pipeline(transaction=False)
+    pipe.zadd(k_seen(dep), {str(agent_id): at})
+    pipe.hset(k_hb(dep), str(agent_id), json.dumps(body, separators=(",", ":")))
+    pipe.sadd(DIRTY, str(dep))
+    pipe.set(EPOCH, at, nx=True)
+    pipe.execute()
+
+
+def take_pending(dep) -> dict[str, dict]:
+    """Atomically take the heartbeat bodies waiting for the flush."""
+    pipe = client().pipeline()
+    pipe.hgetall(k_hb(dep))
+    pipe.delete(k_hb(dep))
+    raw, _ = pipe.execute()
+    return {k.decode(): json.loads(v) for k, v in raw.items()}
+
+
+def dirty_deployments() -> list[str]:
+    pipe = client().pipeline()
+    pipe.smembers(DIRTY)
+    pipe.delete(DIRTY)
+    members, _ = pipe.execute()
+    return [m.decode() for m in members]
+
+
+def seen_all(dep) -> dict[str, float]:
+    return {k.decode(): v for k, v in client().zrange(k_seen(dep), 0, -1, withscores=True)}
+
+
+def seen_many(dep, agent_ids: list) -> dict[str, float | None]:
+    if not agent_ids:
+        return {}
+    ids = [str(i) for i in agent_ids]
+    return dict(zip(ids, client().zmscore(k_seen(dep), ids), strict=True))
+
+
+def count_seen_since(dep, since: float) -> int:
+    return client().zcount(k_seen(dep), since, "+inf")
+
+
+def epoch() -> float | None:
+    value = client().get(EPOCH)
+    return None if value is None else float(value)
+
+
+def mark_epoch() -> None:
+    client().set(EPOCH, now(), nx=True)
+
+
+def version(dep) -> str:
+    """The Agents table's version: changes whenever what the table shows changes.
+
+    The epoch is part of it so that a Redis that lost its data (and restarted its counters) can
+    never hand out a version a browser already holds.
+    """
+    epoch_raw, ver = client().mget(EPOCH, k_ver(dep))
+    if epoch_raw is None:
+        mark_epoch()
+        epoch_raw = client().get(EPOCH) or b"0"
+    return f"{float(epoch_raw):.0f}.{int(ver or 0)}"
+
+
+def bump(dep) -> None:
+    client().incr(k_ver(dep))
+
+
+def bump_for_time(dep, every: int) -> None:
+    """Bump at most once per `every` seconds: heartbeat times move all the time, and re-rendering
+    the table for each of them would make every poll a full render."""
+    if client().set(f"ra:{dep}:tbump", 1, nx=True, ex=every):
+        bump(dep)
