@@ -41,6 +41,9 @@ def _download_inline_values(page: Page, live_server, deployment, tmp_path) -> Pa
     page.get_by_label("Write the token into values.yaml").check()
     page.locator("#id_namespace").fill("airflow-agents")
     page.get_by_label("Object storage path").fill("s3://acme-xcom/xcom")
+    page.get_by_role("button", name="+ Add worker").click()
+    expect(page.get_by_role("group", name="Worker 2")).to_be_visible()
+    expect(page.locator("#id_namespace")).to_have_value("airflow-agents")
 
     # The live preview follows the form without a page load.
     expect(page.locator("#values-yaml")).to_contain_text("namespace: airflow-agents")
@@ -72,6 +75,7 @@ def test_complete_the_wizard_and_download_an_inline_values_file(
     assert data["imagePullSecretName"] == "agent-image-pull"
     assert data["namespace"] == "airflow-agents"
     assert data["xcomBackend"]["path"] == "s3://acme-xcom/xcom"
+    assert [w["name"] for w in data["workers"]] == ["default", "worker-2"]
     assert {"name": "AGENT_DEPLOYMENT_ID", "value": str(deployment.pk)} in data["commonEnv"]
     assert deployment.agent_tokens.get().name == "e2e-agent"
 
