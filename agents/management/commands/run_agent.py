@@ -1,4 +1,5 @@
 import logging
+import os
 import signal
 import socket
 import threading
@@ -9,6 +10,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from agents.client import AgentSpec, run_fleet
 from agents.models import Component
+
+PROXY_VARIABLES = {"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"}
 
 
 class Command(BaseCommand):
@@ -87,6 +90,14 @@ class Command(BaseCommand):
                     specs.append(AgentSpec(name=name, component=c, queues=[], slots_total=slots))
         return opts["url"], self._token(opts["token"], opts["token_file"]), specs
 
+    def _proxy_env(self, common_env: list) -> None:
+        """Agents in the cluster get commonEnv; the proxy variables matter to this client too.
+        Variables already set in this shell win."""
+        for item in common_env:
+            name = str((item or {}).get("name", ""))
+            if name.upper() in PROXY_VARIABLES and name not in os.environ:
+                os.environ[name] = str(item.get("value", ""))
+
     def _from_values(self, path: Path) -> tuple[str, str, list[AgentSpec]]:
         try:
             values = yaml.safe_load(path.read_text()) or {}
@@ -106,6 +117,7 @@ class Command(BaseCommand):
                 f"{values.get('agentTokenSecretName')!r}, which this client cannot read; "
                 "use --url with --token-file instead."
             )
+        self._proxy_env(values.get("commonEnv") or [])
         prefix = values.get("resourceNamePrefix") or "agent"
         specs = []
         for worker in values.get("workers") or []:
