@@ -95,7 +95,7 @@ def test_a_values_file_describes_the_fleet(tmp_path, monkeypatch):
     token_file = tmp_path / "token"
     token_file.write_text("ragt_secret\n")
     url, token, specs = Command()._from_values(_values(tmp_path, agentTokenFile=str(token_file)))
-    assert token == "ragt_secret"
+    assert (url, token) == ("http://127.0.0.1:1/", "ragt_secret")
     assert [s.name for s in specs] == [
         "acme-worker-default-0",
         "acme-worker-default-1",
@@ -141,7 +141,7 @@ def proxy():
     seen = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
+        def do_POST(self):
             seen.append(self.path)
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             headers = {
