@@ -14,10 +14,10 @@ Global:
 
 import json
 import time
-from functools import cache
 
 import redis
-from django.conf import settings
+
+from astro_ui import redis_client
 
 DIRTY = "ra:dirty"
 EPOCH = "ra:epoch"
@@ -27,15 +27,7 @@ SWEEP_LAST = "ra:sweep:last"
 Unavailable = (redis.RedisError, OSError)
 
 
-def client() -> redis.Redis:
-    return _client_for(settings.REDIS_URL)
-
-
-@cache
-def _client_for(url: str) -> redis.Redis:
-    return redis.Redis.from_url(
-        url, socket_timeout=2, socket_connect_timeout=1, health_check_interval=30
-    )
+client = redis_client.client
 
 
 def k_agents(dep) -> str:

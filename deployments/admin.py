@@ -35,6 +35,8 @@ class DeploymentAdmin(admin.ModelAdmin):
     list_filter = ["remote_execution", "workspace__organization", "workspace"]
     search_fields = ["name", "id"]
     inlines = [RoleGrantInline]
+    # Edited on the Settings page, which validates, audits and refreshes the enforcement cache.
+    readonly_fields = ["allowed_ip_ranges"]
 
 
 @admin.register(RoleGrant)

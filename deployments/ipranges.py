@@ -11,7 +11,6 @@ import ipaddress
 import json
 import logging
 import re
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,10 +20,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
 from django.utils import timezone
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 from rest_framework.exceptions import APIException
 
+from astro_ui import redis_client
 from astro_ui.net import client_ip
 
 log = logging.getLogger(__name__)
@@ -235,24 +233,7 @@ def lockout_preview(deployment, ranges: list[str]) -> tuple[list, list]:
 
 # --- the cached list -------------------------------------------------------------------------
 
-_client: redis.Redis | None = None
-_client_lock = threading.Lock()
-
-
-def _redis() -> redis.Redis:
-    global _client
-    if _client is None:
-        with _client_lock:
-            if _client is None:
-                # Fail fast: an agent request must not wait through retries and backoff
-                # while Redis is down; the database answers instead.
-                _client = redis.Redis.from_url(
-                    settings.REDIS_URL,
-                    socket_timeout=1,
-                    socket_connect_timeout=1,
-                    retry=Retry(NoBackoff(), 1),
-                )
-    return _client
+_redis = redis_client.client
 
 
 def _ranges_key(deployment_id) -> str:

@@ -14,14 +14,13 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 
 import redis
-from django.conf import settings
 from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
+from astro_ui import redis_client
 from astro_ui.net import client_ip
 from tokens import secret
 
@@ -158,13 +157,7 @@ def flush_usage() -> int:
 # --- internals -----------------------------------------------------------------------------------
 
 
-@cache
-def _client_for(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-
-
-def _redis() -> redis.Redis:
-    return _client_for(settings.REDIS_URL)
+_redis = redis_client.client
 
 
 def _bearer_value(request) -> str:

@@ -4,7 +4,6 @@ import json
 import pytest
 
 from audit.models import AuditEvent
-from deployments import ipranges
 from deployments.ipranges import IPNotAllowed, check_agent_ip, recent_blocked
 from deployments.models import Deployment
 
@@ -153,12 +152,11 @@ def test_an_unknown_deployment_is_left_to_the_api_to_refuse(db, agent_request):
 
 
 def test_without_redis_the_database_still_enforces(
-    deployment, agent_request, django_capture_on_commit_callbacks, monkeypatch, settings
+    deployment, agent_request, django_capture_on_commit_callbacks, settings
 ):
     _restrict(deployment, ["10.0.0.0/8"], django_capture_on_commit_callbacks)
-    # A closed port: the same failure as a Redis outage, with the module's own client settings.
+    # A closed port: the same failure as a Redis outage, with the project's own client settings.
     settings.REDIS_URL = "redis://127.0.0.1:1/5"
-    monkeypatch.setattr(ipranges, "_client", None)
     check_agent_ip(agent_request("10.0.0.1"), deployment.pk)
     _blocked(agent_request("203.0.113.9"), deployment)
     assert recent_blocked(deployment.pk) == []
