@@ -60,9 +60,11 @@ INSTALLED_APPS = [
     "tokens",
     "agents",
     "onboarding",
+    "api",
 ]
 
 MIDDLEWARE = [
+    "astro_ui.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -197,6 +199,21 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 
+# The management API's OpenAPI schema (/api/v1/openapi.yaml) and docs (/api/v1/docs/), whose
+# Swagger UI assets are served from our own static files. The agent API is not part of it.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Remote Agents management API",
+    "DESCRIPTION": "Agent tokens, agents and remote execution settings of a deployment.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1/",
+    "PREPROCESSING_HOOKS": ["api.schema.only_management_api"],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
 # Optional absolute base URL used in links and values.yaml (e.g. https://agents.example.com).
 PUBLIC_URL = env_str("PUBLIC_URL").rstrip("/")
 
@@ -223,8 +240,17 @@ if not DEBUG:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}
+    },
+    "filters": {"request_id": {"()": "astro_ui.request_id.RequestIdFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }

@@ -14,6 +14,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("api/agent/v1/", include("agents.api_urls")),
+    path("", include("api.urls")),
     path("", include("deployments.urls")),
     path("", include("deployments.ip_urls")),
     path("", include("agents.urls")),

@@ -29,15 +29,16 @@ def _checksum(body: str) -> str:
     return _base62(zlib.crc32(body.encode()), CHECKSUM_LENGTH)
 
 
-def generate() -> str:
+def generate(prefix: str = PREFIX) -> str:
     body = "".join(secrets.choice(ALPHABET) for _ in range(RANDOM_LENGTH))
-    return PREFIX + body + _checksum(body)
+    return prefix + body + _checksum(body)
 
 
-def is_well_formed(value: str) -> bool:
-    if len(value) != LENGTH or not value.startswith(PREFIX):
+def is_well_formed(value: str, prefix: str = PREFIX) -> bool:
+    """The prefix is a parameter so other secrets (API tokens) share the format and checks."""
+    if len(value) != len(prefix) + RANDOM_LENGTH + CHECKSUM_LENGTH or not value.startswith(prefix):
         return False
-    body, check = value[len(PREFIX) : -CHECKSUM_LENGTH], value[-CHECKSUM_LENGTH:]
+    body, check = value[len(prefix) : -CHECKSUM_LENGTH], value[-CHECKSUM_LENGTH:]
     if any(c not in ALPHABET for c in body):
         return False
     return secrets.compare_digest(_checksum(body), check)
@@ -47,6 +48,6 @@ def digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-def hint(value: str) -> str:
+def hint(value: str, prefix: str = PREFIX) -> str:
     """What the UI shows to tell tokens apart: the prefix, then the first and last 4 characters."""
-    return f"{value[: len(PREFIX) + 4]}…{value[-4:]}"
+    return f"{value[: len(prefix) + 4]}…{value[-4:]}"

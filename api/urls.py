@@ -1,0 +1,37 @@
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from api import account, errors, views
+
+DEPLOYMENT = "organizations/<uuid:org_id>/deployments/<uuid:dep_id>"
+
+v1 = [
+    path(DEPLOYMENT, views.DeploymentDetail.as_view(), name="api-deployment"),
+    path(f"{DEPLOYMENT}/agent-tokens", views.AgentTokenList.as_view(), name="api-agent-tokens"),
+    path(
+        f"{DEPLOYMENT}/agent-tokens/<uuid:token_id>",
+        views.AgentTokenDetail.as_view(),
+        name="api-agent-token",
+    ),
+    path(f"{DEPLOYMENT}/agents", views.AgentList.as_view(), name="api-agents"),
+    path(f"{DEPLOYMENT}/agents/<uuid:agent_id>", views.AgentDetail.as_view(), name="api-agent"),
+    path(
+        f"{DEPLOYMENT}/agents/<uuid:agent_id>/action",
+        views.AgentAction.as_view(),
+        name="api-agent-action",
+    ),
+    path("openapi.yaml", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    re_path(r"^.*$", errors.not_found),
+]
+
+# Mounted at the site root: the API under api/v1/, and the page where people manage their tokens.
+urlpatterns = [
+    path("api/v1/", include(v1)),
+    path("account/api-tokens/", account.api_tokens, name="api-tokens"),
+    path(
+        "account/api-tokens/<uuid:token_id>/revoke",
+        account.revoke_api_token,
+        name="api-token-revoke",
+    ),
+]

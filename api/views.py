@@ -1,0 +1,339 @@
+"""The management API: agent tokens, agents and a deployment's remote execution settings.
+
+Every view starts with `deployment_for` (the UI's access check) and changes state only through
+the same model methods the UI calls.
+"""
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from agents import store
+from agents.models import Agent, Status
+from api import errors
+from api import serializers as s
+from api.access import deployment_for
+from api.auth import ApiTokenAuthentication
+from astro_ui.net import client_ip
+from audit.record import record
+from deployments import ipranges
+from deployments.models import Deployment, Role
+from tokens.models import AgentToken
+
+
+def _errors(*codes: int) -> dict:
+    return {code: OpenApiResponse(s.ErrorSerializer) for code in codes}
+
+
+READ_ERRORS = _errors(400, 401, 403, 404)
+WRITE_ERRORS = _errors(400, 401, 403, 404)
+
+
+class ManagementView(APIView):
+    authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
+    permission_classes = [IsAuthenticated]
+    parser_classes = [JSONParser]
+    renderer_classes = [JSONRenderer]
+
+    def get_exception_handler(self):
+        return errors.api_exception_handler
+
+    def ip(self) -> str | None:
+        return client_ip(self.request) or None
+
+
+def _valid(serializer_class, data, **kwargs) -> dict:
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _page(queryset, query: dict) -> tuple[list, int]:
+    total = queryset.count()
+    start = query["offset"]
+    return list(queryset[start : start + query["limit"]]) if query["limit"] else [], total
+
+
+# --- agent tokens ----------------------------------------------------------------------------
+
+
+def _tokens(deployment: Deployment):
+    return (
+        AgentToken.objects.filter(deployment=deployment)
+        .live()
+        .with_agent_counts()
+        .select_related("created_by")
+    )
+
+
+class AgentTokenList(ManagementView):
+    @extend_schema(
+        operation_id="listAgentTokens",
+        tags=["Agent tokens"],
+        parameters=[s.TokenListQuerySerializer],
+        responses={200: s.AgentTokenPageSerializer, **READ_ERRORS},
+    )
+    def get(self, request, org_id, dep_id):
+        deployment = deployment_for(request, org_id, dep_id)
+        query = _valid(s.TokenListQuerySerializer, request.query_params)
+        rows = _tokens(deployment).order_by(*query.get("sorts", []), "-created_at", "id")
+        items, total = _page(rows, query)
+        page = {"limit": query["limit"], "offset": query["offset"], "totalCount": total}
+        return Response({**page, "tokens": s.AgentTokenSerializer(items, many=True).data})
+
+    @extend_schema(
+        operation_id="createAgentToken",
+        tags=["Agent tokens"],
+        request=s.AgentTokenCreateSerializer,
+        responses={201: s.AgentTokenCreatedSerializer, **WRITE_ERRORS},
+    )
+    def post(self, request, org_id, dep_id):
+        deployment = deployment_for(request, org_id, dep_id, role=Role.ADMIN)
+        data = _valid(s.AgentTokenCreateSerializer, request.data)
+        try:
+            token, value = AgentToken.objects.issue(
+                deployment,
+                name=data["name"],
+                description=data.get("description", ""),
+                expires_in_days=data.get("tokenExpiryPeriodInDays"),
+                by=request.user,
+                ip=self.ip(),
+            )
+        except ValidationError as error:
+            raise errors.from_django(
+                error, {"expires_in_days": "tokenExpiryPeriodInDays"}
+            ) from None
+        token.agent_count = 0
+        body = {**s.AgentTokenSerializer(token).data, "token": value}
+        return Response(body, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
+
+
+class AgentTokenDetail(ManagementView):
+    def token(self, deployment, token_id) -> AgentToken:
+        return get_object_or_404(_tokens(deployment), pk=token_id)
+
+    @extend_schema(
+        operation_id="getAgentToken",
+        tags=["Agent tokens"],
+        responses={200: s.AgentTokenSerializer, **_errors(401, 403, 404)},
+    )
+    def get(self, request, org_id, dep_id, token_id):
+        deployment = deployment_for(request, org_id, dep_id)
+        return Response(s.AgentTokenSerializer(self.token(deployment, token_id)).data)
+
+    @extend_schema(
+        operation_id="deleteAgentToken",
+        tags=["Agent tokens"],
+        responses={204: OpenApiResponse(description="Deleted"), **_errors(401, 403, 404)},
+    )
+    def delete(self, request, org_id, dep_id, token_id):
+        deployment = deployment_for(request, org_id, dep_id, role=Role.ADMIN)
+        self.token(deployment, token_id).revoke(by=request.user, ip=self.ip())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- agents ----------------------------------------------------------------------------------
+
+
+def _with_status(deployment: Deployment, agents: list[Agent]) -> list[Agent]:
+    """Give each agent the status the Agents table shows: derived from heartbeat times in
+    Redis by the model; when Redis cannot be read, UNKNOWN rather than an error."""
+    try:
+        epoch = store.epoch()
+        seen = store.seen_many(deployment.pk, [a.pk for a in agents])
+        store_ok = True
+    except store.Unavailable:
+        epoch, seen, store_ok = None, {}, False
+    for agent in agents:
+        liveness = agent.liveness(seen.get(str(agent.pk)), epoch=epoch) if store_ok else None
+        shown = agent.status(liveness)
+        agent.api_status = shown.upper()
+        agent.api_status_reason = _reason(agent, shown, liveness)
+        agent.api_last_heartbeat = liveness.last_heartbeat_at if liveness else None
+        agent.api_last_heartbeat = agent.api_last_heartbeat or agent.last_heartbeat_at
+        agent.api_component = s.component_name(agent.component)
+    return agents
+
+
+def _reason(agent: Agent, shown: str, liveness) -> str | None:
+    if shown == Status.UNKNOWN:
+        return "The heartbeat store is unavailable, so health cannot be known right now."
+    if shown == Status.UNHEALTHY:
+        return f"No heartbeat since {liveness.last_heartbeat_at.isoformat()}."
+    if shown == Status.CORDONED:
+        return "Cordoned: takes no new work; running work continues."
+    if shown == Status.TERMINATED:
+        return "Deleted."
+    return None
+
+
+def _agent_data(deployment: Deployment, agent: Agent) -> dict:
+    return s.AgentSerializer(_with_status(deployment, [agent])[0]).data
+
+
+class AgentList(ManagementView):
+    @extend_schema(
+        operation_id="listAgents",
+        tags=["Agents"],
+        parameters=[s.AgentListQuerySerializer],
+        responses={200: s.AgentPageSerializer, **READ_ERRORS},
+    )
+    def get(self, request, org_id, dep_id):
+        deployment = deployment_for(request, org_id, dep_id)
+        query = _valid(s.AgentListQuerySerializer, request.query_params)
+        rows = Agent.objects.live().filter(deployment=deployment)
+        if query.get("search"):
+            rows = rows.filter(name__icontains=query["search"].strip())
+        if query.get("component"):
+            rows = rows.filter(component=s.COMPONENTS[query["component"]])
+        rows = rows.with_status(query.get("status", "").lower())
+        rows = (
+            rows.order_by(*query["sorts"], "id") if query.get("sorts") else rows.unhealthy_first()
+        )
+        items, total = _page(rows, query)
+        page = {"limit": query["limit"], "offset": query["offset"], "totalCount": total}
+        agents = _with_status(deployment, items)
+        return Response({**page, "agents": s.AgentSerializer(agents, many=True).data})
+
+
+class AgentDetail(ManagementView):
+    @extend_schema(
+        operation_id="getAgent",
+        tags=["Agents"],
+        description="Deleted agents are still returned, with status TERMINATED.",
+        responses={200: s.AgentSerializer, **_errors(401, 403, 404)},
+    )
+    def get(self, request, org_id, dep_id, agent_id):
+        deployment = deployment_for(request, org_id, dep_id)
+        agent = get_object_or_404(Agent, pk=agent_id, deployment=deployment)
+        return Response(_agent_data(deployment, agent))
+
+    @extend_schema(
+        operation_id="deleteAgent",
+        tags=["Agents"],
+        description="Deletes (terminates) the agent. If it heartbeats again it registers anew.",
+        responses={204: OpenApiResponse(description="Deleted"), **_errors(401, 403, 404)},
+    )
+    def delete(self, request, org_id, dep_id, agent_id):
+        deployment = deployment_for(request, org_id, dep_id, role=Role.ADMIN)
+        agent = get_object_or_404(Agent.objects.live(), pk=agent_id, deployment=deployment)
+        agent.terminate(by=request.user, ip=self.ip())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AgentAction(ManagementView):
+    @extend_schema(
+        operation_id="actOnAgent",
+        tags=["Agents"],
+        description="CORDON: the agent takes no new work, running work continues. "
+        "UNCORDON: it takes work again. Repeating an action changes nothing.",
+        request=s.AgentActionSerializer,
+        responses={200: s.AgentSerializer, **WRITE_ERRORS},
+    )
+    def post(self, request, org_id, dep_id, agent_id):
+        deployment = deployment_for(request, org_id, dep_id, role=Role.OPERATOR)
+        agent = get_object_or_404(Agent.objects.live(), pk=agent_id, deployment=deployment)
+        data = _valid(s.AgentActionSerializer, request.data)
+        if data["action"] == "CORDON":
+            agent.cordon(by=request.user, reason=data.get("reason", ""), ip=self.ip())
+        else:
+            agent.uncordon(by=request.user, ip=self.ip())
+        agent.refresh_from_db()
+        return Response(_agent_data(deployment, agent))
+
+
+# --- the deployment --------------------------------------------------------------------------
+
+
+def _deployment_data(request, deployment: Deployment) -> dict:
+    deployment.api_remote_execution = {
+        "enabled": deployment.remote_execution,
+        "allowedIpAddressRanges": list(deployment.allowed_ip_ranges or []),
+        "remoteApiUrl": deployment.agent_api_url(request),
+    }
+    return s.DeploymentSerializer(deployment).data
+
+
+HINTS = {
+    "everything": ' Send "confirmAllowAll": true to allow it.',
+    "lockout": ' Send "confirmLockout": true to save it anyway.',
+}
+
+
+def _range_errors(error: ValidationError) -> errors.exceptions.ValidationError:
+    """parse_ranges / set_allowed_ip_ranges errors as field errors, each at its entry."""
+    where: dict[str, list] = {}
+    field = "remoteExecution.allowedIpAddressRanges"
+    codes = [e.code or "invalid" for e in error.error_list]
+    for (index, message), code in zip(ipranges.error_messages(error), codes, strict=True):
+        path = "confirmLockout" if code == "lockout" else field
+        path += "" if index is None else f".{index}"
+        detail = errors.exceptions.ErrorDetail(message + HINTS.get(code, ""), code=code)
+        where.setdefault(path, []).append(detail)
+    return errors.exceptions.ValidationError(where)
+
+
+def _set_enabled(request, deployment: Deployment, enabled: bool) -> None:
+    """The settings page's remote-execution switch, with its audit event."""
+    if enabled == deployment.remote_execution:
+        return
+    before = {"name": deployment.name, "remote_execution": deployment.remote_execution}
+    Deployment.objects.filter(pk=deployment.pk).update(remote_execution=enabled)
+    deployment.remote_execution = enabled
+    after = {**before, "remote_execution": enabled}
+    details = {"before": before, "after": after}
+    record(
+        "deployment.update",
+        target=deployment,
+        deployment=deployment,
+        request=request,
+        details=details,
+    )
+
+
+class DeploymentDetail(ManagementView):
+    @extend_schema(
+        operation_id="getDeployment",
+        tags=["Deployment"],
+        responses={200: s.DeploymentSerializer, **_errors(401, 403, 404)},
+    )
+    def get(self, request, org_id, dep_id):
+        deployment = deployment_for(request, org_id, dep_id)
+        return Response(_deployment_data(request, deployment))
+
+    @extend_schema(
+        operation_id="updateDeployment",
+        tags=["Deployment"],
+        description="Changes remote execution settings with the settings page's rules: ranges "
+        "are validated and normalised; a list that would lock out healthy agents needs "
+        '"confirmLockout": true, and 0.0.0.0/0 or ::/0 needs "confirmAllowAll": true.',
+        request=s.DeploymentPatchSerializer,
+        responses={200: s.DeploymentSerializer, **WRITE_ERRORS},
+    )
+    def patch(self, request, org_id, dep_id):
+        deployment = deployment_for(request, org_id, dep_id, role=Role.ADMIN)
+        data = _valid(s.DeploymentPatchSerializer, request.data)
+        remote = data.get("remoteExecution", {})
+        with transaction.atomic():
+            if "allowedIpAddressRanges" in remote:
+                try:
+                    deployment.set_allowed_ip_ranges(
+                        remote["allowedIpAddressRanges"],
+                        by=request.user,
+                        ip=self.ip(),
+                        allow_everything=data["confirmAllowAll"],
+                        allow_lockout=data["confirmLockout"],
+                    )
+                except ValidationError as error:
+                    raise _range_errors(error) from None
+            if "enabled" in remote:
+                _set_enabled(request, deployment, remote["enabled"])
+        return Response(_deployment_data(request, deployment))
