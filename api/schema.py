@@ -4,12 +4,8 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 
 def only_management_api(endpoints, **kwargs):
-    """Keep /api/v1/ only: the agent API has its own clients and contract."""
-    return [
-        (path, regex, method, view)
-        for path, regex, method, view in endpoints
-        if path.startswith("/api/v1/organizations/")
-    ]
+    """Leave the agent API out: it has its own clients and contract."""
+    return [endpoint for endpoint in endpoints if not endpoint[0].startswith("/api/agent/")]
 
 
 class ApiTokenScheme(OpenApiAuthenticationExtension):
