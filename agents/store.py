@@ -156,6 +156,16 @@ def version(dep) -> str:
     if epoch_raw is None:
         mark_epoch()
         epoch_raw = client().get(EPOCH) or b"0"
+    return _version(epoch_raw, ver)
+
+
+def version_if(dep, key: str) -> tuple[bytes | None, str | None]:
+    """`key`'s value and the table version, in one round trip (the poll's fast path)."""
+    value, epoch_raw, ver = client().mget(key, EPOCH, k_ver(dep))
+    return value, None if epoch_raw is None else _version(epoch_raw, ver)
+
+
+def _version(epoch_raw: bytes, ver: bytes | None) -> str:
     return f"{float(epoch_raw):.0f}.{int(ver or 0)}"
 
 

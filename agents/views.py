@@ -48,7 +48,7 @@ def agents_table(request: HttpRequest, pk) -> HttpResponse:
     user_id = request.session.get(SESSION_KEY)
     if version and user_id:
         try:
-            allowed, current = store.client().get(_access_key(user_id, pk)), store.version(pk)
+            allowed, current = store.version_if(pk, _access_key(user_id, pk))
         except store.Unavailable:
             allowed = current = None
         if allowed and version == current:

@@ -252,3 +252,21 @@ def test_the_store_version_moves_on_cordon(
     with django_capture_on_commit_callbacks(execute=True):
         fleet["worker-0"].cordon(by=operator)
     assert store.version(deployment.pk) != before
+
+
+def test_a_revoked_role_stops_the_polls_once_the_access_check_expires(
+    viewer_client, viewer, deployment, fleet, redis_client
+):
+    poll_url = _page(viewer_client, deployment).context["poll_url"]
+    viewer.grants.all().delete()
+    assert viewer_client.get(poll_url).status_code == 204  # nothing but "unchanged" for <= 60 s
+    for key in redis_client.scan_iter("ra:access:*"):
+        redis_client.delete(key)  # as if ACCESS_TTL had passed
+    assert viewer_client.get(poll_url).status_code == 404
+
+
+def test_a_stale_version_gets_the_table(viewer_client, deployment, fleet):
+    url = reverse("agents-table", args=[deployment.pk]) + "?v=0.0"
+    response = viewer_client.get(url)
+    assert response.status_code == 200
+    assert 'id="agent-table"' in response.content.decode()
