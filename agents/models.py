@@ -1,4 +1,5 @@
 import contextlib
+import json
 import logging
 import uuid
 from dataclasses import dataclass
@@ -6,7 +7,7 @@ from datetime import UTC, datetime
 
 import redis
 from django.conf import settings
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Case, Q, Value, When
 from django.utils import timezone
 
@@ -51,6 +52,10 @@ HEARTBEAT_FIELDS = [
     "hostname",
     "last_ip",
 ]
+
+
+def _sql_value(value):
+    return None if value is None else str(value) if isinstance(value, uuid.UUID) else value
 
 
 def _dt(ts: float) -> datetime:
@@ -142,14 +147,56 @@ class AgentQuerySet(models.QuerySet["Agent"]):
                     changed.append(agent)
                 visible = visible or differs
             if changed:
-                fields = [*HEARTBEAT_FIELDS, "token_id", "last_heartbeat_at"]
-                self.bulk_update(changed, fields, batch_size=len(changed))
+                self._bulk_set(changed, [*HEARTBEAT_FIELDS, "token_id", "last_heartbeat_at"])
                 written += len(changed)
             if visible:
                 store.bump(dep)
             else:
                 store.bump_for_time(dep, settings.AGENT_TABLE_TIME_REFRESH_SECONDS)
         return written
+
+    def _bulk_set(self, agents: list["Agent"], fields: list[str]) -> None:
+        """One UPDATE for all of them.
+
+        On PostgreSQL the rows travel as arrays (UPDATE ... FROM unnest(...)): a fixed number of
+        parameters and linear cost, where bulk_update's CASE WHEN per row grows quadratically
+        and took minutes for 10,000 agents.
+        """
+        if connection.vendor != "postgresql":
+            self.bulk_update(agents, fields, batch_size=len(agents))
+            return
+        types = {
+            "queues": "jsonb",
+            "slots_used": "integer",
+            "slots_total": "integer",
+            "running_tasks": "integer",
+            "last_ip": "inet",
+            "token_id": "uuid",
+            "last_heartbeat_at": "timestamptz",
+            "health": "varchar",
+        }
+        columns = ["id", *fields]
+        arrays = [
+            [str(a.pk) for a in agents],
+            *(
+                [
+                    json.dumps(getattr(a, f)) if f == "queues" else _sql_value(getattr(a, f))
+                    for a in agents
+                ]
+                for f in fields
+            ),
+        ]
+        casts = ", ".join(
+            f"%s::{'uuid' if c == 'id' else types.get(c, 'varchar')}[]" for c in columns
+        )
+        sets = ", ".join(f'"{c}" = v."{c}"' for c in fields)
+        table = self.model._meta.db_table
+        sql = (
+            f'UPDATE "{table}" AS a SET {sets} '  # noqa: S608 - names are ours, values are params
+            f"FROM unnest({casts}) AS v({', '.join(columns)}) WHERE a.id = v.id"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, arrays)
 
     def sweep(self) -> int:
         """Record health transitions (each exactly once); returns how many there were.
@@ -204,7 +251,7 @@ class AgentQuerySet(models.QuerySet["Agent"]):
                     moved.append(agent)
             if moved:
                 with transaction.atomic():
-                    self.bulk_update(moved, ["health", "last_heartbeat_at"], batch_size=len(moved))
+                    self._bulk_set(moved, ["health", "last_heartbeat_at"])
                     AuditEvent.objects.bulk_create(
                         [
                             AuditEvent(
