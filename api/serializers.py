@@ -7,6 +7,8 @@ from agents.models import Component, Status
 from tokens.models import MAX_EXPIRY_DAYS
 
 MAX_LIMIT = 1000
+# Databases refuse offsets beyond 64 bits; no list comes near this.
+MAX_OFFSET = 1_000_000_000
 DEFAULT_LIMIT = 20
 
 AGENT_STATUSES = [s.value.upper() for s in Status]
@@ -46,7 +48,7 @@ class ListQuerySerializer(serializers.Serializer):
 
     SORTS: dict[str, str] = {}
 
-    offset = serializers.IntegerField(min_value=0, default=0)
+    offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
     limit = serializers.IntegerField(
         min_value=0,
         max_value=MAX_LIMIT,

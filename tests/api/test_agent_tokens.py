@@ -172,6 +172,7 @@ def test_an_offset_past_the_end_is_an_empty_page(viewer_client, url, five_tokens
         ("?limit=1001", "limit"),
         ("?limit=-1", "limit"),
         ("?offset=-1", "offset"),
+        ("?offset=99999999999999999999999", "offset"),
         ("?limit=ten", "limit"),
     ],
 )

@@ -96,3 +96,11 @@ def test_the_docs_load_their_assets_from_our_static_files(anonymous):
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in body
     assert "cdn" not in body.lower()
     assert finders.find("drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")
+
+
+def test_an_unknown_path_answers_json_to_a_session_post_without_csrf(admin):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(admin)
+    _assert_error(client.delete("/api/v1/organizations/x/deployments/y/agent-tokens/null"), 404)
