@@ -33,8 +33,7 @@ def _errors(*codes: int) -> dict:
     return {code: OpenApiResponse(s.ErrorSerializer) for code in codes}
 
 
-READ_ERRORS = _errors(400, 401, 403, 404)
-WRITE_ERRORS = _errors(400, 401, 403, 404)
+ERRORS = _errors(400, 401, 403, 404)
 
 
 class ManagementView(APIView):
@@ -56,10 +55,12 @@ def _valid(serializer_class, data, **kwargs) -> dict:
     return serializer.validated_data
 
 
-def _page(queryset, query: dict) -> tuple[list, int]:
-    total = queryset.count()
-    start = query["offset"]
-    return list(queryset[start : start + query["limit"]]) if query["limit"] else [], total
+def _page(rows, query: dict, key: str, serialize) -> Response:
+    """One page of `rows` as {limit, offset, totalCount, <key>: serialize(items)}."""
+    start, limit = query["offset"], query["limit"]
+    items = list(rows[start : start + limit]) if limit else []
+    page = {"limit": limit, "offset": start, "totalCount": rows.count()}
+    return Response({**page, key: serialize(items)})
 
 
 # --- agent tokens ----------------------------------------------------------------------------
@@ -79,21 +80,21 @@ class AgentTokenList(ManagementView):
         operation_id="listAgentTokens",
         tags=["Agent tokens"],
         parameters=[s.TokenListQuerySerializer],
-        responses={200: s.AgentTokenPageSerializer, **READ_ERRORS},
+        responses={200: s.AgentTokenPageSerializer, **ERRORS},
     )
     def get(self, request, org_id, dep_id):
         deployment = deployment_for(request, org_id, dep_id)
         query = _valid(s.TokenListQuerySerializer, request.query_params)
         rows = _tokens(deployment).order_by(*query.get("sorts", []), "-created_at", "id")
-        items, total = _page(rows, query)
-        page = {"limit": query["limit"], "offset": query["offset"], "totalCount": total}
-        return Response({**page, "tokens": s.AgentTokenSerializer(items, many=True).data})
+        return _page(
+            rows, query, "tokens", lambda items: s.AgentTokenSerializer(items, many=True).data
+        )
 
     @extend_schema(
         operation_id="createAgentToken",
         tags=["Agent tokens"],
         request=s.AgentTokenCreateSerializer,
-        responses={201: s.AgentTokenCreatedSerializer, **WRITE_ERRORS},
+        responses={201: s.AgentTokenCreatedSerializer, **ERRORS},
     )
     def post(self, request, org_id, dep_id):
         deployment = deployment_for(request, org_id, dep_id, role=Role.ADMIN)
@@ -184,7 +185,7 @@ class AgentList(ManagementView):
         operation_id="listAgents",
         tags=["Agents"],
         parameters=[s.AgentListQuerySerializer],
-        responses={200: s.AgentPageSerializer, **READ_ERRORS},
+        responses={200: s.AgentPageSerializer, **ERRORS},
     )
     def get(self, request, org_id, dep_id):
         deployment = deployment_for(request, org_id, dep_id)
@@ -198,10 +199,12 @@ class AgentList(ManagementView):
         rows = (
             rows.order_by(*query["sorts"], "id") if query.get("sorts") else rows.unhealthy_first()
         )
-        items, total = _page(rows, query)
-        page = {"limit": query["limit"], "offset": query["offset"], "totalCount": total}
-        agents = _with_status(deployment, items)
-        return Response({**page, "agents": s.AgentSerializer(agents, many=True).data})
+        return _page(
+            rows,
+            query,
+            "agents",
+            lambda items: s.AgentSerializer(_with_status(deployment, items), many=True).data,
+        )
 
 
 class AgentDetail(ManagementView):
@@ -236,7 +239,7 @@ class AgentAction(ManagementView):
         description="CORDON: the agent takes no new work, running work continues. "
         "UNCORDON: it takes work again. Repeating an action changes nothing.",
         request=s.AgentActionSerializer,
-        responses={200: s.AgentSerializer, **WRITE_ERRORS},
+        responses={200: s.AgentSerializer, **ERRORS},
     )
     def post(self, request, org_id, dep_id, agent_id):
         deployment = deployment_for(request, org_id, dep_id, role=Role.OPERATOR)
@@ -316,7 +319,7 @@ class DeploymentDetail(ManagementView):
         "are validated and normalised; a list that would lock out healthy agents needs "
         '"confirmLockout": true, and 0.0.0.0/0 or ::/0 needs "confirmAllowAll": true.',
         request=s.DeploymentPatchSerializer,
-        responses={200: s.DeploymentSerializer, **WRITE_ERRORS},
+        responses={200: s.DeploymentSerializer, **ERRORS},
     )
     def patch(self, request, org_id, dep_id):
         deployment = deployment_for(request, org_id, dep_id, role=Role.ADMIN)
