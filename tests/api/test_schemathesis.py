@@ -67,7 +67,7 @@ def _real_ids(case, world) -> None:
 
 @schema.parametrize()
 @settings(
-    max_examples=15,
+    max_examples=25,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
