@@ -23,7 +23,6 @@ from api import serializers as s
 from api.access import deployment_for
 from api.auth import ApiTokenAuthentication
 from astro_ui.net import client_ip
-from audit.record import record
 from deployments import ipranges
 from deployments.models import Deployment, Role
 from tokens.models import AgentToken
@@ -284,24 +283,6 @@ def _range_errors(error: ValidationError) -> errors.exceptions.ValidationError:
     return errors.exceptions.ValidationError(where)
 
 
-def _set_enabled(request, deployment: Deployment, enabled: bool) -> None:
-    """The settings page's remote-execution switch, with its audit event."""
-    if enabled == deployment.remote_execution:
-        return
-    before = {"name": deployment.name, "remote_execution": deployment.remote_execution}
-    Deployment.objects.filter(pk=deployment.pk).update(remote_execution=enabled)
-    deployment.remote_execution = enabled
-    after = {**before, "remote_execution": enabled}
-    details = {"before": before, "after": after}
-    record(
-        "deployment.update",
-        target=deployment,
-        deployment=deployment,
-        request=request,
-        details=details,
-    )
-
-
 class DeploymentDetail(ManagementView):
     @extend_schema(
         operation_id="getDeployment",
@@ -338,5 +319,7 @@ class DeploymentDetail(ManagementView):
                 except ValidationError as error:
                     raise _range_errors(error) from None
             if "enabled" in remote:
-                _set_enabled(request, deployment, remote["enabled"])
+                deployment.update_general(
+                    remote_execution=remote["enabled"], by=request.user, ip=client_ip(request)
+                )
         return Response(_deployment_data(request, deployment))

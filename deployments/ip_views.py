@@ -75,7 +75,7 @@ def _respond(request: HttpRequest, panel: Panel) -> HttpResponse:
     ctx = {
         "deployment": panel.deployment,
         "tab": "settings",
-        "form": DeploymentGeneralForm(instance=panel.deployment),
+        "form": DeploymentGeneralForm(deployment=panel.deployment),
         "ip": panel,
     }
     return TemplateResponse(request, "deployments/settings.html", ctx)

@@ -109,6 +109,35 @@ class Deployment(models.Model):
         )
         return None if best is None else Role(best)
 
+    def update_general(self, *, by=None, ip: str | None = None, **changes) -> bool:
+        """Change name / description / remote execution, auditing before and after.
+
+        Returns whether anything changed. The settings page and the management API both call it.
+        """
+        allowed = {"name", "description", "remote_execution"}
+        unknown = set(changes) - allowed
+        if unknown:
+            raise TypeError(f"update_general() cannot change {sorted(unknown)}")
+        before = {f: getattr(self, f) for f in changes}
+        after = {f: v for f, v in changes.items() if v != before[f]}
+        if not after:
+            return False
+        from audit.record import record
+
+        with transaction.atomic():
+            Deployment.objects.filter(pk=self.pk).update(**after)
+            for field, value in after.items():
+                setattr(self, field, value)
+            record(
+                "deployment.update",
+                target=self,
+                deployment=self,
+                user=by,
+                ip=ip,
+                details={"before": {f: before[f] for f in after}, "after": after},
+            )
+        return True
+
     def set_allowed_ip_ranges(
         self,
         ranges: list[str],

@@ -5,8 +5,8 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_GET, require_http_methods
 
+from astro_ui.net import client_ip
 from astro_ui.types import HttpRequest
-from audit.record import record
 from deployments.access import get_deployment_for
 from deployments.forms import DeploymentGeneralForm
 from deployments.ip_views import ip_ranges_panel
@@ -66,22 +66,12 @@ def deployment_settings(request: HttpRequest, pk) -> HttpResponse:
     deployment = get_deployment_for(request, pk)
     if request.method == "POST":
         deployment = get_deployment_for(request, pk, role=Role.ADMIN)
-        before = {"name": deployment.name, "remote_execution": deployment.remote_execution}
-        form = DeploymentGeneralForm(request.POST, instance=deployment)
+        form = DeploymentGeneralForm(request.POST, deployment=deployment)
         if form.is_valid():
-            form.save()
-            after = {"name": deployment.name, "remote_execution": deployment.remote_execution}
-            if after != before:
-                record(
-                    "deployment.update",
-                    target=deployment,
-                    deployment=deployment,
-                    request=request,
-                    details={"before": before, "after": after},
-                )
+            deployment.update_general(by=request.user, ip=client_ip(request), **form.cleaned_data)
             return redirect("deployment-settings", pk=deployment.pk)
     else:
-        form = DeploymentGeneralForm(instance=deployment)
+        form = DeploymentGeneralForm(deployment=deployment)
     ctx = {"deployment": deployment, "tab": "settings", "form": form}
     ctx["ip"] = ip_ranges_panel(request, deployment)
     return TemplateResponse(request, "deployments/settings.html", ctx)
