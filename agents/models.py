@@ -85,6 +85,27 @@ class AgentQuerySet(models.QuerySet["Agent"]):
             return self.filter(cordoned_at__isnull=True, health=status)
         return self
 
+    def totals(self) -> dict:
+        return self.aggregate(
+            total=models.Count("id"),
+            cordoned=models.Count("id", filter=Q(cordoned_at__isnull=False)),
+        )
+
+    def health_counts(self, deployment_id, totals: dict, *, epoch: float | None) -> dict:
+        """Healthy / unhealthy / cordoned among a deployment's live agents (this queryset), from
+        heartbeat times in Redis rather than the sweep's record. Raises store.Unavailable."""
+        now = store.now()
+        if epoch is None or now - epoch < settings.AGENT_HEALTHY_SECONDS:
+            healthy = self.filter(cordoned_at__isnull=True, health=Health.HEALTHY).count()
+        else:
+            since = now - settings.AGENT_HEALTHY_SECONDS
+            cordoned = list(self.filter(cordoned_at__isnull=False).values_list("id", flat=True))
+            seen = store.seen_many(deployment_id, cordoned)
+            healthy_cordoned = sum(1 for ts in seen.values() if ts is not None and ts >= since)
+            healthy = store.count_seen_since(deployment_id, since) - healthy_cordoned
+        unhealthy = totals["total"] - totals["cordoned"] - healthy
+        return {"healthy": healthy, "unhealthy": max(0, unhealthy), "cordoned": totals["cordoned"]}
+
     def register(self, deployment_id, name: str, *, fields: dict, token_id) -> "Agent":
         """The agent called `name`, created on its first heartbeat, and cached for the next ones.
 

@@ -1,10 +1,8 @@
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
-from django.db.models import Count, Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -13,7 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from agents import store
 from agents.forms import AgentFilterForm, CordonForm
-from agents.models import Agent, Health
+from agents.models import Agent
 from astro_ui.net import client_ip
 from astro_ui.types import HttpRequest
 from deployments.access import get_deployment_for
@@ -63,9 +61,7 @@ def agents_table(request: HttpRequest, pk) -> HttpResponse:
 def _table_context(request: HttpRequest, deployment) -> dict:
     filters = AgentFilterForm(request.GET).cleaned()
     live = Agent.objects.live().filter(deployment=deployment)
-    totals = live.aggregate(
-        total=Count("id"), cordoned=Count("id", filter=Q(cordoned_at__isnull=False))
-    )
+    totals = live.totals()
     rows = live.select_related("token")
     if filters["q"]:
         rows = rows.filter(name__icontains=filters["q"])
@@ -84,7 +80,7 @@ def _table_context(request: HttpRequest, deployment) -> dict:
         version = store.version(deployment.pk)
         epoch = store.epoch()
         seen = store.seen_many(deployment.pk, [a.pk for a in page_rows])
-        counts = _counts(deployment, live, totals, epoch)
+        counts = live.health_counts(deployment.pk, totals, epoch=epoch)
         store.client().set(
             _access_key(request.session.get(SESSION_KEY), deployment.pk), 1, ex=ACCESS_TTL
         )
@@ -119,22 +115,6 @@ def _table_context(request: HttpRequest, deployment) -> dict:
 
 def _page_url(deployment, query: dict, page: int) -> str:
     return reverse("agents", args=[deployment.pk]) + "?" + urlencode(dict(query, page=page))
-
-
-def _counts(deployment, live, totals, epoch) -> dict:
-    """Healthy / unhealthy / cordoned, from heartbeat times in Redis (not the sweep's record)."""
-    now = store.now()
-    if epoch is None or now - epoch < settings.AGENT_HEALTHY_SECONDS:
-        recorded = live.filter(cordoned_at__isnull=True, health=Health.HEALTHY).count()
-        healthy = recorded
-    else:
-        since = now - settings.AGENT_HEALTHY_SECONDS
-        cordoned_ids = list(live.filter(cordoned_at__isnull=False).values_list("id", flat=True))
-        cordoned_seen = store.seen_many(deployment.pk, cordoned_ids)
-        healthy_cordoned = sum(1 for ts in cordoned_seen.values() if ts is not None and ts >= since)
-        healthy = store.count_seen_since(deployment.pk, since) - healthy_cordoned
-    unhealthy = totals["total"] - totals["cordoned"] - healthy
-    return {"healthy": healthy, "unhealthy": max(0, unhealthy), "cordoned": totals["cordoned"]}
 
 
 def _agent_for(request: HttpRequest, pk, agent_id, role: Role):

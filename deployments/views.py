@@ -5,6 +5,8 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_GET, require_http_methods
 
+from agents import store
+from agents.models import Agent
 from astro_ui.net import client_ip
 from astro_ui.types import HttpRequest
 from deployments.access import get_deployment_for
@@ -52,10 +54,19 @@ def workspace(request: HttpRequest, pk) -> HttpResponse:
 @require_GET
 def overview(request: HttpRequest, pk) -> HttpResponse:
     deployment = get_deployment_for(request, pk)
+    live = Agent.objects.live().filter(deployment=deployment)
+    totals = live.totals()
+    try:
+        counts = live.health_counts(deployment.pk, totals, epoch=store.epoch())
+    except store.Unavailable:
+        counts = None
     ctx = {
         "deployment": deployment,
         "tab": "overview",
         "agent_api_url": deployment.agent_api_url(request),
+        "totals": totals,
+        "counts": counts,
+        "activity": deployment.audit_events.select_related("actor_user")[:10],
     }
     return TemplateResponse(request, "deployments/overview.html", ctx)
 

@@ -115,3 +115,18 @@ def test_superusers_see_everything(client, django_user_model, deployment):
     root = django_user_model.objects.create_superuser("root", password="x")
     client.force_login(root)
     assert client.get(reverse("deployment-settings", args=[deployment.pk])).status_code == 200
+
+
+def test_the_overview_counts_agents_and_shows_recent_activity(viewer_client, deployment, admin):
+    from agents import store
+    from agents.models import Agent
+
+    agent = Agent.objects.create(deployment=deployment, name="w-0", component="worker")
+    store.client().set(store.EPOCH, store.now() - 3600)
+    store.client().zadd(store.k_seen(deployment.pk), {str(agent.pk): store.now()})
+    agent.cordon(by=admin, reason="patching <kernel>")
+    response = viewer_client.get(reverse("deployment", args=[deployment.pk]))
+    assert response.context["counts"] == {"healthy": 0, "unhealthy": 0, "cordoned": 1}
+    body = response.content.decode()
+    assert "agent.cordon" in body and "alice" in body
+    assert "patching &lt;kernel&gt;" in body
