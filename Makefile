@@ -36,3 +36,11 @@ lint: install-dev
 
 test: lint browser
 	VAR_DIR=$(CURDIR)/var/test $(VENV)/python -m pytest $(PYTEST_ARGS)
+
+# The benchmark (see README, "Benchmark"). It installs Debian's wrk when it can (as root); without
+# it a small Python client generates the load. BENCH_SMOKE=1: tiny sizes, a temporary directory.
+# install-dev, not install: a plain sync would remove the test tools from a shared .venv.
+bench: install-dev
+	@command -v wrk >/dev/null || apt-get install -y wrk || (apt-get update && apt-get install -y wrk) \
+		|| echo "wrk could not be installed; using the Python load client"
+	$(VENV)/python -m bench.run $(BENCH_ARGS)
