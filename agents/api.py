@@ -4,6 +4,8 @@ Every error body is {"error": <code>, "detail": <what went wrong and what to do>
 reading agent logs can tell a stale token from a wrong deployment id from a blocked network.
 """
 
+import contextlib
+import json
 import re
 
 from django.conf import settings
@@ -16,9 +18,12 @@ from rest_framework.views import APIView, exception_handler
 
 from agents import store
 from agents.models import Agent, Component
+from astro_ui import redis_client
 from astro_ui.net import client_ip
-from deployments.ipranges import check_agent_ip
+from deployments.ipranges import check_agent_ip, ranges_key
+from tokens import secret
 from tokens.auth import AgentTokenAuthentication
+from tokens.auth import entry_key as token_entry_key
 
 MAX_BODY_BYTES = 64 * 1024
 SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]+)?$")
@@ -195,12 +200,36 @@ class AgentAPIView(APIView):
         return agent_exception_handler
 
     def initial(self, request, *args, **kwargs):
-        # The network check comes first: a blocked address learns nothing about tokens.
-        check_agent_ip(request, kwargs["deployment_id"])
         length = request.META.get("CONTENT_LENGTH") or "0"
         if not length.isdigit() or int(length) > MAX_BODY_BYTES:
             raise BodyTooLarge()
+        self.prefetch(request, str(kwargs["deployment_id"]))
+        # The network check comes first: a blocked address learns nothing about tokens.
+        check_agent_ip(request, kwargs["deployment_id"])
         super().initial(request, *args, **kwargs)
+
+    def prefetch(self, request, dep: str) -> None:
+        """Read what this request will need from Redis in one round trip: the allowed ranges,
+        the token's cache entry and the agent's. A failure here is left to each owner's own
+        fallback (the database for ranges and tokens, a 503 for heartbeats)."""
+        keys = [ranges_key(dep)]
+        value = request.META.get("HTTP_AUTHORIZATION", "").removeprefix("Bearer ").strip()
+        if secret.is_well_formed(value):
+            keys.append(token_entry_key(secret.digest(value)))
+        fields = []
+        name = _peek_name(request)
+        if name:
+            fields.append((store.k_agents(dep), name))
+        with contextlib.suppress(*store.Unavailable):
+            redis_client.prefetch(request, keys, fields)
+
+
+def _peek_name(request) -> str | None:
+    try:
+        name = json.loads(request.body).get("name")
+    except (ValueError, AttributeError):
+        return None
+    return name if isinstance(name, str) else None
 
 
 class HeartbeatView(AgentAPIView):
@@ -233,7 +262,7 @@ class HeartbeatView(AgentAPIView):
             "last_ip": client_ip(request),
             "token_id": str(request.auth.id),
         }
-        entry = store.lookup(dep, data["name"])
+        entry = store.lookup(dep, data["name"], request)
         if entry is None:
             agent = Agent.objects.register(
                 dep, data["name"], fields=fields, token_id=request.auth.id

@@ -50,8 +50,8 @@ def now() -> float:
     return time.time()
 
 
-def lookup(dep, name: str) -> dict | None:
-    raw = client().hget(k_agents(dep), name)
+def lookup(dep, name: str, request=None) -> dict | None:
+    raw = redis_client.hget(request, k_agents(dep), name)
     return None if raw is None else json.loads(raw)
 
 

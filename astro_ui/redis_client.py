@@ -26,3 +26,28 @@ def _client_for(url: str) -> redis.Redis:
         retry=Retry(NoBackoff(), 1),
         health_check_interval=30,
     )
+
+
+# A hot-path request that needs several keys fetches them in one round trip up front
+# (`prefetch`); the code that owns each key then reads it through `get`/`hget`, which fall back
+# to Redis for anything not fetched. Callers keep their own error handling.
+_MISSING = object()
+
+
+def prefetch(request, keys: list[str], fields: list[tuple[str, str]]) -> None:
+    pipe = client().pipeline(transaction=False)
+    for key in keys:
+        pipe.get(key)
+    for name, field in fields:
+        pipe.hget(name, field)
+    request.redis_prefetch = dict(zip([*keys, *fields], pipe.execute(), strict=True))
+
+
+def get(request, key: str) -> bytes | None:
+    value = getattr(request, "redis_prefetch", {}).get(key, _MISSING)
+    return client().get(key) if value is _MISSING else value
+
+
+def hget(request, name: str, field: str) -> bytes | None:
+    value = getattr(request, "redis_prefetch", {}).get((name, field), _MISSING)
+    return client().hget(name, field) if value is _MISSING else value

@@ -103,6 +103,17 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web server, Celery and the demo agents write at once: WAL lets readers run beside a
+    # writer, IMMEDIATE takes the write lock up front instead of failing mid-transaction, and
+    # writers queue for up to 20 s. Tests use a file too, so concurrent live-server requests get
+    # connections of their own instead of sharing one in-memory database connection.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis: heartbeats, the dashboard version counters, caches and the Celery broker.

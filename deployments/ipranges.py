@@ -236,7 +236,7 @@ def lockout_preview(deployment, ranges: list[str]) -> tuple[list, list]:
 _redis = redis_client.client
 
 
-def _ranges_key(deployment_id) -> str:
+def ranges_key(deployment_id) -> str:
     return f"ipranges:{deployment_id}"
 
 
@@ -272,15 +272,15 @@ def _stored_ranges(deployment_id) -> list:
     return ranges if isinstance(ranges, list) else ["<malformed>"]
 
 
-def allowed_networks(deployment_id) -> tuple[Network, ...] | None:
+def allowed_networks(deployment_id, request=None) -> tuple[Network, ...] | None:
     """The networks agents of a deployment may connect from; None means any address.
 
     Read from Redis; on a miss, from the database, then cached. When Redis is unreachable the
     database answers: enforcement degrades to one query per request, never to "allow all".
     """
-    key = _ranges_key(deployment_id)
+    key = ranges_key(deployment_id)
     try:
-        raw = _redis().get(key)
+        raw = redis_client.get(request, key)
     except redis.RedisError:
         log.warning("Redis unavailable; reading allowed IP ranges from the database")
         return _networks(json.dumps(_stored_ranges(deployment_id)))
@@ -299,11 +299,11 @@ def allowed_networks(deployment_id) -> tuple[Network, ...] | None:
 def publish(deployment_id, ranges: list[str]) -> None:
     """Put a just-committed list in the cache, so the next agent request enforces it."""
     try:
-        _redis().set(_ranges_key(deployment_id), json.dumps(ranges), ex=CACHE_SECONDS)
+        _redis().set(ranges_key(deployment_id), json.dumps(ranges), ex=CACHE_SECONDS)
     except redis.RedisError:
         log.exception("Could not publish allowed IP ranges; dropping the cached copy")
         try:
-            _redis().delete(_ranges_key(deployment_id))
+            _redis().delete(ranges_key(deployment_id))
         except redis.RedisError:
             log.exception("Cached allowed IP ranges may be stale for up to %ss", CACHE_SECONDS)
 
@@ -334,8 +334,8 @@ def list_allows(ranges: list[str], ip: str) -> bool:
     return networks is None or _allows(networks, ip)
 
 
-def is_allowed(deployment_id, ip: str) -> bool:
-    networks = allowed_networks(deployment_id)
+def is_allowed(deployment_id, ip: str, request=None) -> bool:
+    networks = allowed_networks(deployment_id, request)
     return networks is None or _allows(networks, ip)
 
 
@@ -368,7 +368,7 @@ def check_agent_ip(request, deployment_id) -> None:
     refused address learns nothing about tokens. Raises IPNotAllowed (403).
     """
     ip = client_ip(request)
-    if is_allowed(deployment_id, ip):
+    if is_allowed(deployment_id, ip, request):
         return
     record_blocked(deployment_id, ip)
     raise IPNotAllowed(ip)

@@ -81,7 +81,7 @@ class AgentTokenAuthentication(BaseAuthentication):
                 code="token_malformed",
             )
         digest = secret.digest(value)
-        entry = _lookup(digest)
+        entry = _lookup(digest, request)
         if entry is None:
             raise exceptions.AuthenticationFailed(
                 "This agent token is not known. Check that the agent uses a token created for "
@@ -197,11 +197,15 @@ def _check_deployment(request, info: TokenInfo) -> None:
         )
 
 
-def _lookup(digest: str) -> dict | None:
+def entry_key(digest: str) -> str:
+    return _ENTRY_KEY.format(digest=digest)
+
+
+def _lookup(digest: str, request=None) -> dict | None:
     """The cached entry for a digest, filled from the database on a miss; None if unknown."""
-    key = _ENTRY_KEY.format(digest=digest)
+    key = entry_key(digest)
     try:
-        cached = _redis().get(key)
+        cached = redis_client.get(request, key)
     except redis.RedisError:
         log.warning("Redis is unavailable; agent token looked up in the database")
         return _from_database(digest)
