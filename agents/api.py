@@ -36,6 +36,10 @@ class BodyTooLarge(exceptions.APIException):
     default_code = "body_too_large"
 
 
+class RemoteExecutionOff(exceptions.PermissionDenied):
+    default_code = "remote_execution_disabled"
+
+
 class StoreUnavailable(exceptions.APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = "The heartbeat store is unavailable. Retry shortly."
@@ -212,7 +216,7 @@ class AgentAPIView(APIView):
         """Read what this request will need from Redis in one round trip: the allowed ranges,
         the token's cache entry and the agent's. A failure here is left to each owner's own
         fallback (the database for ranges and tokens, a 503 for heartbeats)."""
-        keys = [ranges_key(dep)]
+        keys = [ranges_key(dep), store.k_enabled(dep)]
         value = request.META.get("HTTP_AUTHORIZATION", "").removeprefix("Bearer ").strip()
         if secret.is_well_formed(value):
             keys.append(token_entry_key(secret.digest(value)))
@@ -245,8 +249,13 @@ class HeartbeatView(AgentAPIView):
         summary="Report that an agent is alive; the first heartbeat of a name registers it",
     )
     def post(self, request, deployment_id):
-        data = validate_heartbeat(request.data)
         dep = str(deployment_id)
+        if not store.remote_execution_enabled(dep, request):
+            raise RemoteExecutionOff(
+                f"Remote execution is switched off for deployment {dep}, so it takes no agents. "
+                "An Admin can switch it on under the deployment's Settings."
+            )
+        data = validate_heartbeat(request.data)
         at = store.now()
         fields = {
             "at": at,

@@ -12,6 +12,7 @@ Global:
                      Redis lost its data recently, so a missing heartbeat is "unknown", not silence.
 """
 
+import contextlib
 import json
 import time
 
@@ -48,6 +49,34 @@ def k_ver(dep) -> str:
 
 def now() -> float:
     return time.time()
+
+
+def k_enabled(dep) -> str:
+    return f"ra:{dep}:enabled"
+
+
+ENABLED_TTL = 300
+
+
+def remote_execution_enabled(dep, request=None) -> bool:
+    """Whether the deployment takes agents at all; cached, filled from the database on a miss."""
+    raw = redis_client.get(request, k_enabled(dep))
+    if raw is not None:
+        return raw == b"1"
+    from deployments.models import Deployment
+
+    enabled = bool(
+        Deployment.objects.filter(pk=dep).values_list("remote_execution", flat=True).first()
+    )
+    client().set(k_enabled(dep), int(enabled), ex=ENABLED_TTL, nx=True)
+    return enabled
+
+
+def publish_enabled(dep, enabled: bool) -> None:
+    """After the switch commits. If Redis cannot be told, the cached value lapses within
+    ENABLED_TTL seconds."""
+    with contextlib.suppress(*Unavailable):
+        client().set(k_enabled(dep), int(enabled), ex=ENABLED_TTL)
 
 
 def lookup(dep, name: str, request=None) -> dict | None:

@@ -136,6 +136,11 @@ class Deployment(models.Model):
                 ip=ip,
                 details={"before": {f: before[f] for f in after}, "after": after},
             )
+            if "remote_execution" in after:
+                from agents import store
+
+                enabled = self.remote_execution
+                transaction.on_commit(lambda: store.publish_enabled(self.pk, enabled))
         return True
 
     def set_allowed_ip_ranges(

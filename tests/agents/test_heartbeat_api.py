@@ -161,3 +161,28 @@ def test_get_is_not_allowed(client, heartbeat_url, token_value):
     response = client.get(heartbeat_url, headers={"Authorization": f"Bearer {token_value}"})
     assert response.status_code == 405
     assert response.json()["error"] == "method_not_allowed"
+
+
+def test_a_deployment_with_remote_execution_off_refuses_agents(
+    beat, deployment, admin, django_capture_on_commit_callbacks
+):
+    assert beat().status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        deployment.update_general(remote_execution=False, by=admin)
+    response = beat()
+    assert response.status_code == 403
+    data = response.json()
+    assert data["error"] == "remote_execution_disabled"
+    assert str(deployment.pk) in data["detail"]
+    with django_capture_on_commit_callbacks(execute=True):
+        deployment.update_general(remote_execution=True, by=admin)
+    assert beat().status_code == 200
+
+
+def test_the_switch_is_read_from_the_database_when_not_cached(beat, deployment, redis_client):
+    from agents import store
+
+    deployment.remote_execution = False
+    deployment.save()
+    redis_client.delete(store.k_enabled(deployment.pk))
+    assert beat().status_code == 403
