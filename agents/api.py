@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
 
 from agents import store
-from agents.models import Agent, Component
+from agents.models import Agent, Component, utc_datetime
 from astro_ui import redis_client
 from astro_ui.net import client_ip
 from deployments.ipranges import check_agent_ip, ranges_key
@@ -292,6 +292,4 @@ class HeartbeatView(AgentAPIView):
 
 
 def _iso(ts: float) -> str:
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(ts, tz=UTC).isoformat().replace("+00:00", "Z")
+    return utc_datetime(ts).isoformat().replace("+00:00", "Z")

@@ -58,7 +58,7 @@ def _sql_value(value):
     return None if value is None else str(value) if isinstance(value, uuid.UUID) else value
 
 
-def _dt(ts: float) -> datetime:
+def utc_datetime(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, tz=UTC)
 
 
@@ -156,7 +156,7 @@ class AgentQuerySet(models.QuerySet["Agent"]):
                 new = {f: body.get(f, getattr(agent, f)) for f in HEARTBEAT_FIELDS}
                 differs = any(getattr(agent, f) != v for f, v in new.items())
                 token_id = body.get("token_id") or agent.token_id
-                at = _dt(body["at"])
+                at = utc_datetime(body["at"])
                 due = (
                     at - agent.last_heartbeat_at
                 ).total_seconds() >= settings.AGENT_CHECKPOINT_SECONDS
@@ -268,7 +268,7 @@ class AgentQuerySet(models.QuerySet["Agent"]):
                 if new != agent.health:
                     agent.health = new
                     if ts is not None:
-                        agent.last_heartbeat_at = _dt(ts)
+                        agent.last_heartbeat_at = utc_datetime(ts)
                     moved.append(agent)
             if moved:
                 with transaction.atomic():
@@ -368,7 +368,7 @@ class Agent(models.Model):
         now = store.now()
         if seen_ts is not None:
             healthy = now - seen_ts < settings.AGENT_HEALTHY_SECONDS
-            return Liveness(Health.HEALTHY if healthy else Health.UNHEALTHY, _dt(seen_ts))
+            return Liveness(Health.HEALTHY if healthy else Health.UNHEALTHY, utc_datetime(seen_ts))
         if epoch is None or now - epoch < settings.AGENT_HEALTHY_SECONDS:
             # Redis lost its data moments ago: this agent may simply not have beaten since.
             return Liveness(self.health, self.last_heartbeat_at)

@@ -181,11 +181,16 @@ def version(dep) -> str:
     The epoch is part of it so that a Redis that lost its data (and restarted its counters) can
     never hand out a version a browser already holds.
     """
+    return version_and_epoch(dep)[0]
+
+
+def version_and_epoch(dep) -> tuple[str, float]:
+    """The table version and the epoch it is built on, in one round trip."""
     epoch_raw, ver = client().mget(EPOCH, k_ver(dep))
     if epoch_raw is None:
         mark_epoch()
         epoch_raw = client().get(EPOCH) or b"0"
-    return _version(epoch_raw, ver)
+    return _version(epoch_raw, ver), float(epoch_raw)
 
 
 def version_if(dep, key: str) -> tuple[bytes | None, str | None]:

@@ -79,8 +79,7 @@ def _table_context(request: HttpRequest, deployment) -> dict:
 
     store_ok, version, counts = True, None, None
     try:
-        version = store.version(deployment.pk)
-        epoch = store.epoch()
+        version, epoch = store.version_and_epoch(deployment.pk)
         seen = store.seen_many(deployment.pk, [a.pk for a in page_rows])
         counts = live.health_counts(deployment.pk, totals, epoch=epoch)
         if request.session.session_key:

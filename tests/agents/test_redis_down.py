@@ -53,7 +53,7 @@ def test_the_sweep_decides_nothing_from_data_it_could_not_read(own_redis, beat):
     assert not AuditEvent.objects.filter(action="agent.unhealthy").exists()
 
 
-def test_cordoning_still_works_and_syncs_later(
+def test_cordoning_is_saved_while_redis_is_down(
     own_redis, beat, admin, django_capture_on_commit_callbacks
 ):
     agent = Agent.objects.get(pk=beat().json()["agent_id"])
