@@ -16,7 +16,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
 
-from agents import store
+from agents import run_api, run_queue, store
 from agents.models import Agent, Component, utc_datetime
 from astro_ui import redis_client
 from astro_ui.net import client_ip
@@ -277,10 +277,12 @@ class HeartbeatView(AgentAPIView):
                 dep, data["name"], fields=fields, token_id=request.auth.id
             )
             entry = {"id": str(agent.pk), "cordon": agent.cordon_state}
-        store.beat(dep, entry["id"], fields, at)
+        waiting = store.beat(dep, entry["id"], fields, at, run_queue.key(dep))
+        test_run = run_api.offer(dep, entry["id"], fields, entry["cordon"], waiting)
         cordoned = entry["cordon"] is not None
         return Response(
             {
+                **({"test_run": test_run} if test_run else {}),
                 "agent_id": entry["id"],
                 "status": "cordoned" if cordoned else "healthy",
                 "cordoned": cordoned,
@@ -293,3 +295,20 @@ class HeartbeatView(AgentAPIView):
 
 def _iso(ts: float) -> str:
     return utc_datetime(ts).isoformat().replace("+00:00", "Z")
+
+
+class TestRunReportView(AgentAPIView):
+    @extend_schema(
+        tags=["agent"],
+        responses={200: None, **{code: AgentErrorSerializer for code in (400, 401, 403, 404, 409)}},
+        summary="Report a test run's progress or result",
+    )
+    def post(self, request, deployment_id, run_id):
+        try:
+            run = run_api.report(str(deployment_id), run_id, None, request.data)
+        except run_api.ReportError as exc:
+            body = {"error": exc.error, "detail": exc.detail}
+            if exc.fields:
+                body["fields"] = exc.fields
+            return Response(body, status=exc.status)
+        return Response({"id": str(run.pk), "state": run.state})

@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from agents.checks import CheckConfig, run_all
+from agents.work import Work
+
 log = logging.getLogger("agent")
 
 VERSION = "1.3.2"
@@ -25,6 +28,7 @@ class AgentSpec:
     component: str
     queues: list[str] = field(default_factory=lambda: ["default"])
     slots_total: int = 20
+    checks: CheckConfig = field(default_factory=CheckConfig)
 
 
 @dataclass
@@ -38,14 +42,19 @@ class Agent:
     cordoned: bool | None = None
     failures: int = 0
     last_status: int | None = None
+    work: Work = field(default_factory=Work)
 
     def body(self) -> dict:
+        self.work.maybe_start_task(total=self.spec.slots_total, cordoned=bool(self.cordoned))
+        busy = min(self.work.busy(), self.spec.slots_total)
         return {
             "name": self.spec.name,
             "component": self.spec.component,
             "version": VERSION,
             "queues": self.spec.queues,
-            "slots": {"used": 0, "total": self.spec.slots_total},
+            "slots": {"used": busy, "total": self.spec.slots_total},
+            "running_tasks": busy,
+            "test_runs": self.work.test_runs(),
             "hostname": socket.gethostname(),
             "python_version": platform.python_version(),
         }
@@ -91,7 +100,43 @@ class Agent:
                     self.interval,
                 )
             self.cordoned = cordoned
+        if data.get("test_run"):
+            self.start_test_run(data["test_run"], data.get("server_time", ""))
         return self.interval
+
+    def start_test_run(self, run: dict, server_time: str) -> None:
+        run_id = str(run.get("id", ""))
+        log.info("%s: took test run %s", self.spec.name, run_id)
+        self.work.run_test(run_id, lambda: self.test_run(run_id, server_time))
+
+    def test_run(self, run_id: str, server_time: str) -> None:
+        """Run the built-in checks and report progress and the result."""
+        lines: list[str] = []
+        self.report(run_id, "running", [], [f"{self.spec.name} started the test run"])
+        results = run_all(
+            url=self.url,
+            server_time=server_time,
+            agent_version=VERSION,
+            config=self.spec.checks,
+            log=lines.append,
+        )
+        failed = any(r.status == "failed" for r in results)
+        self.report(run_id, "failed" if failed else "passed", [r.as_dict() for r in results], lines)
+        log.info("%s: test run %s %s", self.spec.name, run_id, "failed" if failed else "passed")
+
+    def report(self, run_id: str, state: str, results: list, lines: list[str]) -> None:
+        body = {"name": self.spec.name, "state": state, "checks": results, "log": lines}
+        try:
+            response = self.http.post(
+                f"{self.url}test-runs/{run_id}",
+                json=body,
+                headers={"Authorization": f"Bearer {self.token}"},
+            )
+        except httpx.HTTPError as exc:
+            log.warning("%s: cannot report test run %s: %s", self.spec.name, run_id, exc)
+            return
+        if response.status_code != 200:
+            log.warning("%s: test run report refused: %s", self.spec.name, _detail(response))
 
     def backoff(self, at_least: float = 0.0) -> float:
         """Exponential backoff with full jitter, so a fleet does not retry in lockstep."""

@@ -1,4 +1,7 @@
+from datetime import datetime, timedelta
+
 from django import forms
+from django.utils import timezone
 
 from agents.models import Component, Status
 
@@ -10,6 +13,44 @@ class CordonForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3, "placeholder": "e.g. Node pool upgrade"}),
         help_text="Optional. Shown in the table and sent to the agent. Up to 1,024 characters.",
     )
+    duration = forms.ChoiceField(
+        required=False,
+        label="Lift the cordon",
+        choices=[
+            ("", "Never: until someone uncordons it"),
+            ("1h", "After 1 hour"),
+            ("1d", "After 1 day"),
+            ("date", "At a date and time"),
+        ],
+    )
+    until = forms.DateTimeField(
+        required=False,
+        label="Lift at (UTC)",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        help_text="Only with “At a date and time”. Read as UTC.",
+    )
+
+    def clean(self):
+        data = super().clean()
+        data["until"] = self.lift_at(data.get("duration") or "", data.get("until"))
+        return data
+
+    def lift_at(self, duration: str, until: datetime | None) -> datetime | None:
+        now = timezone.now()
+        if duration in DURATIONS:
+            return now + DURATIONS[duration]
+        if duration != "date":
+            return None
+        if until is None:
+            raise forms.ValidationError({"until": "Choose when the cordon lifts."})
+        if until <= now:
+            raise forms.ValidationError({"until": "Choose a time in the future."})
+        if until > now + timedelta(days=366):
+            raise forms.ValidationError({"until": "Choose a time within a year."})
+        return until
+
+
+DURATIONS = {"1h": timedelta(hours=1), "1d": timedelta(days=1)}
 
 
 class AgentFilterForm(forms.Form):

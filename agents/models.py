@@ -106,6 +106,11 @@ class AgentQuerySet(models.QuerySet["Agent"]):
         unhealthy = totals["total"] - totals["cordoned"] - healthy
         return {"healthy": healthy, "unhealthy": max(0, unhealthy), "cordoned": totals["cordoned"]}
 
+    def lift_expired_cordons(self) -> int:
+        """Uncordon (as "system") every agent whose timed cordon has run out."""
+        due = self.live().filter(cordoned_until__lte=timezone.now())
+        return sum(agent.uncordon(by=None, expired=True) for agent in due)
+
     def register(self, deployment_id, name: str, *, fields: dict, token_id) -> "Agent":
         """The agent called `name`, created on its first heartbeat, and cached for the next ones.
 
@@ -330,6 +335,8 @@ class Agent(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     cordon_reason = models.CharField(max_length=1024, blank=True)
+    # A timed cordon lifts itself (by "system") once this passes; None = until someone uncordons.
+    cordoned_until = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
     deleted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -394,14 +401,23 @@ class Agent(models.Model):
 
         transaction.on_commit(run)
 
-    def cordon(self, *, by, reason: str = "", ip: str | None = None) -> bool:
-        """Stop new work going to the agent; running work continues. False if nothing changed."""
+    def cordon(
+        self, *, by, reason: str = "", ip: str | None = None, until: datetime | None = None
+    ) -> bool:
+        """Stop new work going to the agent; running work continues. False if nothing changed.
+
+        With `until`, the cordon lifts itself then (see AgentQuerySet.lift_expired_cordons)."""
         reason = reason.strip()
         with transaction.atomic():
             changed = (
                 Agent.objects.live()
                 .filter(pk=self.pk, cordoned_at__isnull=True)
-                .update(cordoned_at=timezone.now(), cordoned_by=by, cordon_reason=reason)
+                .update(
+                    cordoned_at=timezone.now(),
+                    cordoned_by=by,
+                    cordon_reason=reason,
+                    cordoned_until=until,
+                )
             )
             if not changed:
                 return False
@@ -412,24 +428,34 @@ class Agent(models.Model):
                 deployment=self.deployment,
                 user=by,
                 ip=ip,
-                details={"reason": reason},
+                details={"reason": reason, **({"until": until.isoformat()} if until else {})},
             )
             self._after_commit(
                 lambda: store.remember(self.deployment_id, self.name, self.pk, reason)
             )
         return True
 
-    def uncordon(self, *, by, ip: str | None = None) -> bool:
+    def uncordon(self, *, by, ip: str | None = None, expired: bool = False) -> bool:
+        """Put the agent back in rotation. `expired`: the system lifts a timed cordon, and only
+        if it is still the same, run-out cordon (not one set again a moment ago)."""
+        rows = Agent.objects.live().filter(pk=self.pk, cordoned_at__isnull=False)
+        if expired:
+            rows = rows.filter(cordoned_until__lte=timezone.now())
         with transaction.atomic():
-            changed = (
-                Agent.objects.live()
-                .filter(pk=self.pk, cordoned_at__isnull=False)
-                .update(cordoned_at=None, cordoned_by=None, cordon_reason="")
+            changed = rows.update(
+                cordoned_at=None, cordoned_by=None, cordon_reason="", cordoned_until=None
             )
             if not changed:
                 return False
             self.refresh_from_db()
-            record("agent.uncordon", target=self, deployment=self.deployment, user=by, ip=ip)
+            record(
+                "agent.uncordon",
+                target=self,
+                deployment=self.deployment,
+                user=by,
+                ip=ip,
+                details={"cause": "the timed cordon ran out"} if expired else None,
+            )
             self._after_commit(lambda: store.remember(self.deployment_id, self.name, self.pk, None))
         return True
 
@@ -454,3 +480,7 @@ class Agent(models.Model):
             )
             self._after_commit(lambda: store.forget(self.deployment_id, self.name, self.pk))
         return True
+
+
+# Test runs are agent work too; their model lives in its own module of this app.
+from agents.runs import TestRun  # noqa: E402, F401

@@ -124,14 +124,16 @@ def forget(dep, name: str, agent_id) -> None:
     pipe.execute()
 
 
-def beat(dep, agent_id, body: dict, at: float) -> None:
-    """Record one heartbeat: its time (health) and its body (for the flush). One round trip."""
+def beat(dep, agent_id, body: dict, at: float, runs_key: str) -> dict:
+    """Record one heartbeat: its time (health) and its body (for the flush), and read the test
+    runs waiting for an agent (`runs_key`, usually empty). One round trip."""
     pipe = client().pipeline(transaction=False)
     pipe.zadd(k_seen(dep), {str(agent_id): at})
     pipe.hset(k_hb(dep), str(agent_id), json.dumps(body, separators=(",", ":")))
     pipe.sadd(DIRTY, str(dep))
     pipe.set(EPOCH, at, nx=True)
-    pipe.execute()
+    pipe.hgetall(runs_key)
+    return pipe.execute()[-1]
 
 
 def take_pending(dep) -> dict[str, dict]:

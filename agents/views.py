@@ -152,7 +152,12 @@ def agent_cordon(request: HttpRequest, pk, agent_id) -> HttpResponse:
     deployment, agent = _agent_for(request, pk, agent_id, Role.OPERATOR)
     form = CordonForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        agent.cordon(by=request.user, reason=form.cleaned_data["reason"], ip=client_ip(request))
+        agent.cordon(
+            by=request.user,
+            reason=form.cleaned_data["reason"],
+            until=form.cleaned_data["until"],
+            ip=client_ip(request),
+        )
         return _done(request, deployment)
     return _action_page(request, deployment, agent, "cordon", form)
 

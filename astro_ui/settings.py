@@ -157,6 +157,19 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     },
 }
 
+CELERY_BEAT_SCHEDULE["expire-test-runs"] = {
+    "task": "agents.tasks.expire_test_runs",
+    "schedule": 5.0,
+    "options": {"expires": 5},
+}
+CELERY_BEAT_SCHEDULE["lift-expired-cordons"] = {
+    "task": "agents.tasks.lift_expired_cordons",
+    "schedule": 15.0,
+    "options": {"expires": 15},
+}
+# A test run that no agent takes, or whose agent stops reporting, fails after this long.
+TEST_RUN_TIMEOUT_SECONDS = env_int("TEST_RUN_TIMEOUT_SECONDS", 120, minimum=5)
+
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365, minimum=1)
 
 # Agent health: a heartbeat within AGENT_HEALTHY_SECONDS means Healthy. Agents are told to
