@@ -111,6 +111,10 @@ class TestRun(models.Model):
         return self.state in FINISHED
 
     @property
+    def api_state(self) -> str:
+        return self.state.upper()
+
+    @property
     def target_label(self) -> str:
         if self.agent_id:
             return self.agent.name if self.agent else "a deleted agent"

@@ -1,7 +1,7 @@
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from api import account, errors, views
+from api import account, errors, test_runs, views
 
 DEPLOYMENT = "organizations/<uuid:org_id>/deployments/<uuid:dep_id>"
 
@@ -19,6 +19,12 @@ v1 = [
         f"{DEPLOYMENT}/agents/<uuid:agent_id>/action",
         views.AgentAction.as_view(),
         name="api-agent-action",
+    ),
+    path(f"{DEPLOYMENT}/test-runs", test_runs.TestRunList.as_view(), name="api-test-runs"),
+    path(
+        f"{DEPLOYMENT}/test-runs/<uuid:run_id>",
+        test_runs.TestRunDetail.as_view(),
+        name="api-test-run",
     ),
     path("openapi.yaml", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

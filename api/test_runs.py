@@ -1,0 +1,121 @@
+"""Test runs in the management API: start one, read it, list a deployment's history.
+
+The same model methods as the console's page; the same roles (Operators and Admins start runs,
+everyone with a role reads them).
+"""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from agents.models import Agent
+from agents.runs import TestRun
+from api.access import deployment_for
+from api.serializers import ErrorSerializer, ListQuerySerializer, page_serializer
+from api.views import ManagementView, _page, _valid
+from deployments.models import Role
+
+ERRORS = {code: OpenApiResponse(ErrorSerializer) for code in (400, 401, 403, 404)}
+
+
+class CheckSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    status = serializers.ChoiceField(choices=["passed", "failed", "skipped", "not_checked"])
+    detail = serializers.CharField(allow_blank=True)
+    seconds = serializers.FloatField()
+
+
+class TestRunSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    queue = serializers.CharField(allow_blank=True)
+    agentId = serializers.UUIDField(source="agent_id", allow_null=True)
+    state = serializers.ChoiceField(
+        choices=["QUEUED", "TAKEN", "RUNNING", "PASSED", "FAILED", "TIMED_OUT"],
+        source="api_state",
+    )
+    reason = serializers.CharField(allow_blank=True)
+    takenByAgentId = serializers.UUIDField(source="taken_by_id", allow_null=True)
+    createdAt = serializers.DateTimeField(source="created_at")
+    deadlineAt = serializers.DateTimeField(source="deadline_at")
+    takenAt = serializers.DateTimeField(source="taken_at", allow_null=True)
+    finishedAt = serializers.DateTimeField(source="finished_at", allow_null=True)
+    checks = CheckSerializer(many=True)
+    log = serializers.ListField(child=serializers.CharField(allow_blank=True))
+
+
+class TextField(serializers.CharField):
+    """A string, and only a string: 5 is not the queue "5"."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class TestRunCreateSerializer(serializers.Serializer):
+    agentId = serializers.UUIDField(required=False, help_text="Run on this agent only.")
+    queue = TextField(
+        required=False,
+        max_length=200,
+        help_text="Without agentId: any eligible agent serving this queue takes the run.",
+    )
+
+    def validate(self, attrs):
+        if bool(attrs.get("agentId")) == bool(attrs.get("queue", "").strip()):
+            raise serializers.ValidationError("Give exactly one of agentId or queue.")
+        return attrs
+
+
+TestRunPageSerializer = page_serializer("TestRunPage", TestRunSerializer, "testRuns")
+
+
+class TestRunList(ManagementView):
+    @extend_schema(
+        operation_id="listTestRuns",
+        tags=["Test runs"],
+        parameters=[ListQuerySerializer],
+        responses={200: TestRunPageSerializer, **ERRORS},
+    )
+    def get(self, request, org_id, dep_id):
+        deployment = deployment_for(request, org_id, dep_id)
+        query = _valid(ListQuerySerializer, request.query_params)
+        rows = TestRun.objects.filter(deployment=deployment).order_by("-created_at", "id")
+        return _page(
+            rows, query, "testRuns", lambda items: TestRunSerializer(items, many=True).data
+        )
+
+    @extend_schema(
+        operation_id="createTestRun",
+        tags=["Test runs"],
+        request=TestRunCreateSerializer,
+        responses={200: TestRunSerializer, **ERRORS},
+    )
+    def post(self, request, org_id, dep_id):
+        deployment = deployment_for(request, org_id, dep_id, role=Role.OPERATOR)
+        data = _valid(TestRunCreateSerializer, request.data)
+        agent = None
+        if data.get("agentId"):
+            agent = get_object_or_404(
+                Agent.objects.live(), pk=data["agentId"], deployment=deployment
+            )
+        run = TestRun.objects.start(
+            deployment,
+            queue=data.get("queue", "").strip(),
+            agent=agent,
+            by=request.user,
+            ip=self.ip(),
+        )
+        return Response(TestRunSerializer(run).data)
+
+
+class TestRunDetail(ManagementView):
+    @extend_schema(
+        operation_id="getTestRun",
+        tags=["Test runs"],
+        responses={200: TestRunSerializer, **ERRORS},
+    )
+    def get(self, request, org_id, dep_id, run_id):
+        deployment = deployment_for(request, org_id, dep_id)
+        run = get_object_or_404(TestRun.objects.filter(deployment=deployment), pk=run_id)
+        return Response(TestRunSerializer(run).data)
