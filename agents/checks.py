@@ -46,6 +46,24 @@ class Result:
         }
 
 
+def config_from_values(values: dict) -> CheckConfig:
+    """What the checks need from a values file: the backends' class names and the DAG bundles
+    (`dagBundleConfigList` is a JSON string in the chart's format)."""
+    bundles = values.get("dagBundleConfigList") or []
+    if isinstance(bundles, str):
+        try:
+            bundles = json.loads(bundles) if bundles.strip() else []
+        except ValueError:
+            bundles = []
+    return CheckConfig(
+        secret_backend=str(values.get("secretBackend") or ""),
+        xcom_backend=str(values.get("xcomBackend") or ""),
+        dag_bundles=[b for b in bundles if isinstance(b, dict)]
+        if isinstance(bundles, list)
+        else [],
+    )
+
+
 def run_all(
     *,
     url: str,

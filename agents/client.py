@@ -165,12 +165,31 @@ def _retry_after(response: httpx.Response) -> float:
         return 0.0
 
 
-def run_fleet(url: str, token: str, specs: list[AgentSpec], stop: threading.Event) -> list[Agent]:
-    """Run every agent in its own thread until `stop` is set; returns them when they are done."""
+def run_fleet(
+    url: str,
+    token: str,
+    specs: list[AgentSpec],
+    stop: threading.Event,
+    *,
+    simulate_work: bool = False,
+) -> list[Agent]:
+    """Run every agent in its own thread until `stop` is set; returns them when they are done.
+
+    `simulate_work` (demo only): workers keep some slots busy with simulated tasks."""
     if not url.endswith("/"):
         url += "/"
     http = httpx.Client(timeout=10.0, trust_env=True)
-    agents = [Agent(url=url, token=token, spec=s, stop=stop, http=http) for s in specs]
+    agents = [
+        Agent(
+            url=url,
+            token=token,
+            spec=s,
+            stop=stop,
+            http=http,
+            work=Work(simulate=simulate_work and s.component == "worker"),
+        )
+        for s in specs
+    ]
     threads = [threading.Thread(target=a.run, name=a.spec.name, daemon=True) for a in agents]
     for t in threads:
         t.start()

@@ -75,3 +75,45 @@ class AgentFilterForm(forms.Form):
             "component": data.get("component") or "",
             "page": data.get("page") or 1,
         }
+
+
+class BulkCordonForm(CordonForm):
+    """Cordon or uncordon several agents at once: those ticked in the table, or all that serve a
+    queue or run a version. One reason for all of them."""
+
+    action = forms.ChoiceField(choices=[("cordon", "Cordon"), ("uncordon", "Uncordon")])
+    agents = forms.ModelMultipleChoiceField(
+        queryset=None,  # type: ignore[arg-type]  # set per deployment in __init__
+        required=False,
+        widget=forms.MultipleHiddenInput,
+    )
+    queue = forms.ChoiceField(required=False, label="Every agent serving queue")
+    version = forms.ChoiceField(required=False, label="Every agent on version")
+
+    field_order = ["action", "queue", "version", "reason", "duration", "until"]
+
+    def __init__(self, *args, rows, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.rows = rows
+        self.fields["agents"].queryset = rows
+        queues = sorted({q for qs in rows.values_list("queues", flat=True) for q in qs or []})
+        versions = sorted(set(rows.values_list("version", flat=True)) - {""})
+        self.fields["queue"].choices = [("", "—"), *((q, q) for q in queues)]
+        self.fields["version"].choices = [("", "—"), *((v, v) for v in versions)]
+
+    def clean(self):
+        data = super().clean()
+        chosen = [k for k in ("agents", "queue", "version") if data.get(k)]
+        if len(chosen) != 1:
+            raise forms.ValidationError("Tick agents in the table, or choose one queue or version.")
+        return data
+
+    def selected(self):
+        data = self.cleaned_data
+        if data.get("agents"):
+            return self.rows.filter(pk__in=[a.pk for a in data["agents"]])
+        if data.get("queue"):
+            # In Python: SQLite cannot look inside a JSON list.
+            ids = [a.pk for a in self.rows.only("id", "queues") if data["queue"] in a.queues]
+            return self.rows.filter(pk__in=ids)
+        return self.rows.filter(version=data["version"])

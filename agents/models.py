@@ -106,6 +106,14 @@ class AgentQuerySet(models.QuerySet["Agent"]):
         unhealthy = totals["total"] - totals["cordoned"] - healthy
         return {"healthy": healthy, "unhealthy": max(0, unhealthy), "cordoned": totals["cordoned"]}
 
+    def cordon_each(self, *, by, reason: str = "", until=None, ip=None) -> int:
+        """Cordon every live agent in this queryset (one audit event each); returns how many
+        changed."""
+        return sum(a.cordon(by=by, reason=reason, until=until, ip=ip) for a in self.live())
+
+    def uncordon_each(self, *, by, ip=None) -> int:
+        return sum(a.uncordon(by=by, ip=ip) for a in self.live())
+
     def lift_expired_cordons(self) -> int:
         """Uncordon (as "system") every agent whose timed cordon has run out."""
         due = self.live().filter(cordoned_until__lte=timezone.now())
@@ -360,6 +368,14 @@ class Agent(models.Model):
     @property
     def is_cordoned(self) -> bool:
         return self.cordoned_at is not None
+
+    @property
+    def drain(self) -> str | None:
+        """For a cordoned agent: "draining" while it still runs work, then "drained" (safe to
+        upgrade or delete). None when not cordoned. `running_tasks` is what it last reported."""
+        if not self.is_cordoned:
+            return None
+        return "draining" if self.running_tasks else "drained"
 
     @property
     def cordon_state(self) -> str | None:

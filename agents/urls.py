@@ -3,6 +3,7 @@ from django.urls import path
 from agents import run_views, views
 
 urlpatterns = [
+    path("deployments/<uuid:pk>/agents/bulk/", views.agents_bulk, name="agents-bulk"),
     path("deployments/<uuid:pk>/test-runs/", run_views.test_runs, name="test-runs"),
     path("deployments/<uuid:pk>/test-runs/<uuid:run_id>/", run_views.test_run, name="test-run"),
     path("deployments/<uuid:pk>/agents/", views.agents, name="agents"),

@@ -2,6 +2,7 @@ import hashlib
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponse
@@ -11,7 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from agents import store
-from agents.forms import AgentFilterForm, CordonForm
+from agents.forms import AgentFilterForm, BulkCordonForm, CordonForm
 from agents.models import Agent
 from astro_ui.net import client_ip
 from astro_ui.types import HttpRequest
@@ -180,3 +181,31 @@ def agent_delete(request: HttpRequest, pk, agent_id) -> HttpResponse:
         agent.terminate(by=request.user, ip=client_ip(request))
         return _done(request, deployment)
     return _action_page(request, deployment, agent, "delete")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def agents_bulk(request: HttpRequest, pk) -> HttpResponse:
+    """Cordon or uncordon many agents with one reason."""
+    deployment = get_deployment_for(request, pk, role=Role.OPERATOR)
+    rows = Agent.objects.live().filter(deployment=deployment)
+    # GET ?agents=…&agents=… from the table's ticked rows pre-selects them.
+    initial = {"agents": request.GET.getlist("agents"), "action": request.GET.get("action")}
+    form = BulkCordonForm(request.POST or None, rows=rows, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        selected, ip = form.selected(), client_ip(request)
+        if form.cleaned_data["action"] == "cordon":
+            changed = selected.cordon_each(
+                by=request.user,
+                reason=form.cleaned_data["reason"],
+                until=form.cleaned_data["until"],
+                ip=ip,
+            )
+        else:
+            changed = selected.uncordon_each(by=request.user, ip=ip)
+        messages.success(
+            request, f"{form.cleaned_data['action'].capitalize()}ed {changed} agent(s)."
+        )
+        return redirect("agents", pk=deployment.pk)
+    ctx = {"deployment": deployment, "tab": "remote-agents", "form": form}
+    return TemplateResponse(request, "agents/bulk.html", ctx, status=400 if form.errors else 200)

@@ -37,6 +37,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--count", type=int, default=1, help="how many agents per component")
         parser.add_argument("--queues", default="default", help="comma-separated worker queues")
+        parser.add_argument(
+            "--simulate-work",
+            action="store_true",
+            help="demo: keep worker slots busy with simulated tasks of random length, so "
+            "cordoned agents can be seen draining",
+        )
 
     def handle(self, *args, **opts) -> None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -48,7 +54,7 @@ class Command(BaseCommand):
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
         self.stdout.write(f"Running {len(specs)} agent(s) against {url} (Ctrl-C stops)")
-        run_fleet(url, token, specs, stop)
+        run_fleet(url, token, specs, stop, simulate_work=opts["simulate_work"])
         self.stdout.write("Stopped.")
 
     def _token(self, token: str | None, token_file: Path | None) -> str:
