@@ -4,14 +4,14 @@ from django import forms
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
-from django.template.response import TemplateResponse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from agents.models import Agent
 from agents.runs import TestRun
+from astro_ui import htmx
 from astro_ui.net import client_ip
 from astro_ui.types import HttpRequest
-from deployments.access import get_deployment_for
+from deployments.access import get_access
 from deployments.models import Role
 
 HISTORY = 50
@@ -48,44 +48,41 @@ class StartTestRunForm(forms.Form):
 @login_required
 @require_http_methods(["GET", "POST"])
 def test_runs(request: HttpRequest, pk) -> HttpResponse:
-    deployment = get_deployment_for(request, pk)
-    can_start = deployment.user_role >= Role.OPERATOR
+    starting = request.method == "POST"
+    access = get_access(request, pk, role=Role.OPERATOR if starting else Role.VIEWER)
+    deployment = access.deployment
     form = StartTestRunForm(request.POST or None, deployment=deployment)
-    if request.method == "POST":
-        deployment = get_deployment_for(request, pk, role=Role.OPERATOR)
-        if form.is_valid():
-            run = TestRun.objects.start(
-                deployment,
-                queue=form.cleaned_data["queue"],
-                agent=form.cleaned_data["agent"],
-                by=request.user,
-                ip=client_ip(request),
-            )
-            return redirect("test-run", pk=deployment.pk, run_id=run.pk)
+    if starting and form.is_valid():
+        run = TestRun.objects.start(
+            deployment,
+            queue=form.cleaned_data["queue"],
+            agent=form.cleaned_data["agent"],
+            by=request.user,
+            ip=client_ip(request),
+        )
+        return redirect("test-run", pk=deployment.pk, run_id=run.pk)
     runs = TestRun.objects.filter(deployment=deployment).select_related("agent", "taken_by")
     ctx = {
         "deployment": deployment,
+        "access": access,
         "tab": "remote-agents",
         "view": "test-runs",
         "form": form,
-        "can_start": can_start,
         "runs": runs[:HISTORY],
     }
     status = 400 if form.errors else 200
-    return TemplateResponse(request, "agents/test_runs.html", ctx, status=status)
+    return htmx.render(request, "agents/test_runs.html", ctx, status=status)
 
 
 @login_required
 @require_GET
 def test_run(request: HttpRequest, pk, run_id) -> HttpResponse:
-    deployment = get_deployment_for(request, pk)
+    access = get_access(request, pk)
+    deployment = access.deployment
     run = get_object_or_404(
         TestRun.objects.select_related("agent", "taken_by", "created_by"),
         pk=run_id,
         deployment=deployment,
     )
-    template = "agents/test_run.html"
-    if request.htmx and not request.htmx.boosted:
-        template += "#run-panel"
-    ctx = {"deployment": deployment, "tab": "remote-agents", "run": run}
-    return TemplateResponse(request, template, ctx)
+    ctx = {"deployment": deployment, "access": access, "tab": "remote-agents", "run": run}
+    return htmx.render(request, "agents/test_run.html", ctx, partial="run-panel")

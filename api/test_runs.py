@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from agents.models import Agent
 from agents.runs import TestRun
-from api.access import deployment_for
+from api.access import access_for
 from api.serializers import ErrorSerializer, ListQuerySerializer, page_serializer
 from api.views import ManagementView, _page, _valid
 from deployments.models import Role
@@ -78,7 +78,7 @@ class TestRunList(ManagementView):
         responses={200: TestRunPageSerializer, **ERRORS},
     )
     def get(self, request, org_id, dep_id):
-        deployment = deployment_for(request, org_id, dep_id)
+        deployment = access_for(request, org_id, dep_id).deployment
         query = _valid(ListQuerySerializer, request.query_params)
         rows = TestRun.objects.filter(deployment=deployment).order_by("-created_at", "id")
         return _page(
@@ -92,7 +92,7 @@ class TestRunList(ManagementView):
         responses={200: TestRunSerializer, **ERRORS},
     )
     def post(self, request, org_id, dep_id):
-        deployment = deployment_for(request, org_id, dep_id, role=Role.OPERATOR)
+        deployment = access_for(request, org_id, dep_id, role=Role.OPERATOR).deployment
         data = _valid(TestRunCreateSerializer, request.data)
         agent = None
         if data.get("agentId"):
@@ -116,6 +116,6 @@ class TestRunDetail(ManagementView):
         responses={200: TestRunSerializer, **ERRORS},
     )
     def get(self, request, org_id, dep_id, run_id):
-        deployment = deployment_for(request, org_id, dep_id)
+        deployment = access_for(request, org_id, dep_id).deployment
         run = get_object_or_404(TestRun.objects.filter(deployment=deployment), pk=run_id)
         return Response(TestRunSerializer(run).data)
