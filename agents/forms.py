@@ -1,9 +1,10 @@
 from datetime import datetime, timedelta
+from typing import cast
 
 from django import forms
 from django.utils import timezone
 
-from agents.models import Component, Status
+from agents.models import Agent, Component, Status
 
 
 class CordonForm(forms.Form):
@@ -30,8 +31,9 @@ class CordonForm(forms.Form):
         help_text="Only with “At a date and time”. Read as UTC.",
     )
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict:
+        super().clean()
+        data = self.cleaned_data
         data["until"] = self.lift_at(data.get("duration") or "", data.get("until"))
         return data
 
@@ -82,8 +84,8 @@ class BulkCordonForm(CordonForm):
     queue or run a version. One reason for all of them."""
 
     action = forms.ChoiceField(choices=[("cordon", "Cordon"), ("uncordon", "Uncordon")])
-    agents = forms.ModelMultipleChoiceField(
-        queryset=None,  # type: ignore[arg-type]  # set per deployment in __init__
+    agents: forms.ModelMultipleChoiceField = forms.ModelMultipleChoiceField(
+        queryset=Agent.objects.none(),  # set per deployment in __init__
         required=False,
         widget=forms.MultipleHiddenInput,
     )
@@ -95,13 +97,19 @@ class BulkCordonForm(CordonForm):
     def __init__(self, *args, rows, **kwargs):
         super().__init__(*args, **kwargs)
         self.rows = rows
-        self.fields["agents"].queryset = rows
+        cast(forms.ModelMultipleChoiceField, self.fields["agents"]).queryset = rows
         queues = sorted({q for qs in rows.values_list("queues", flat=True) for q in qs or []})
         versions = sorted(set(rows.values_list("version", flat=True)) - {""})
-        self.fields["queue"].choices = [("", "—"), *((q, q) for q in queues)]
-        self.fields["version"].choices = [("", "—"), *((v, v) for v in versions)]
+        cast(forms.ChoiceField, self.fields["queue"]).choices = [
+            ("", "—"),
+            *((q, q) for q in queues),
+        ]
+        cast(forms.ChoiceField, self.fields["version"]).choices = [
+            ("", "—"),
+            *((v, v) for v in versions),
+        ]
 
-    def clean(self):
+    def clean(self) -> dict:
         data = super().clean()
         chosen = [k for k in ("agents", "queue", "version") if data.get(k)]
         if len(chosen) != 1:

@@ -1,5 +1,7 @@
 """Test runs in the console: start one, watch it live, see the history."""
 
+from typing import cast
+
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
@@ -34,10 +36,12 @@ class StartTestRunForm(forms.Form):
 
     def __init__(self, *args, deployment, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["agent"].queryset = Agent.objects.live().filter(deployment=deployment)
+        agents = cast(forms.ModelChoiceField, self.fields["agent"])
+        agents.queryset = Agent.objects.live().filter(deployment=deployment)
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict:
+        super().clean()
+        data = self.cleaned_data
         if not data.get("agent") and not data.get("queue"):
             raise forms.ValidationError({"queue": "Name a queue, or choose an agent."})
         if data.get("agent"):
