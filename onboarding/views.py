@@ -109,6 +109,7 @@ def _page(request, deployment, form, *, show_errors=True, partial=None, created=
         "show_errors": show_errors,
         "created": created,
         "max_workers": MAX_WORKERS,
+        "deployment_namespace": values.deployment_namespace(deployment),
         **_preview(request, deployment, form),
     }
     template = TEMPLATE

@@ -100,7 +100,7 @@ def test_without_javascript_the_preview_shows_errors_at_their_fields(admin_clien
 def test_without_javascript_the_preview_shows_the_file(admin_client, url, answers):
     html = admin_client.post(url, answers(action="preview")).content.decode()
     assert 'id="values-yaml"' in html
-    assert "helm install etl-prod remote-agents/remote-execution-agent" in html
+    assert "helm install etl-prod astronomer/astro-remote-execution-agent" in html
 
 
 def test_a_preview_never_creates_a_token(admin_client, url, answers):
@@ -155,7 +155,7 @@ def test_it_downloads_a_file_for_an_existing_token_in_a_secret(admin_client, url
     response = admin_client.post(url, answers(action="generate", token_source="existing"))
     data = _download(response)
     assert data["agentTokenSecretName"] == "agent-token"
-    assert "agentToken" not in data
+    assert data["agentToken"] is None
     assert response["Cache-Control"] == "no-store"
     assert not AgentToken.objects.exists()
     event = AuditEvent.objects.get(action="agent.register_values")
@@ -178,7 +178,7 @@ def test_it_puts_registry_credentials_into_the_pull_secret(admin_client, url, an
             ),
         )
     )
-    assert "imagePullSecretName" not in data
+    assert data["imagePullSecretName"] is None
     assert '"registry.example.com"' in data["imagePullSecretData"]
     assert "hunter2-registry" not in str(AuditEvent.objects.values_list("details", flat=True))
 
@@ -192,7 +192,10 @@ def test_an_inline_token_appears_in_that_one_download_only(
     token = AgentToken.objects.get(deployment=deployment)
     assert token.name == "edge-1"
     assert value.startswith("ragt_")
-    assert data["agentApiUrl"] == f"http://testserver/api/agent/v1/deployments/{deployment.pk}/"
+    assert (
+        data["astroDeploymentAPIURL"]
+        == f"http://testserver/api/agent/v1/deployments/{deployment.pk}/"
+    )
 
     event = AuditEvent.objects.get(action="agent.register_values")
     assert event.details["token_method"] == "agentToken"
