@@ -8,42 +8,23 @@ from django.utils.text import slugify
 
 from onboarding import fields as f
 from onboarding.values import (
+    CUSTOM,
     DAG_SOURCES,
     FIXED_SUFFIXES,
+    LOG_LEVELS,
     OBJECT_STORAGE_XCOM,
+    SECRET_BACKENDS,
     STORAGE_BUNDLES,
     WORKER_SUFFIX,
+    XCOM_BACKENDS,
     image_tag,
 )
+from onboarding.workers import WorkerFormSet, worker_defaults
 from tokens.models import MAX_EXPIRY_DAYS
 
-CUSTOM = "custom"
-SECRET_BACKENDS = [
-    ("airflow.secrets.local_filesystem.LocalFilesystemBackend", "Local filesystem"),
-    (
-        "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend",
-        "AWS Secrets Manager",
-    ),
-    (
-        "airflow.providers.amazon.aws.secrets.systems_manager.SystemsManagerParameterStoreBackend",
-        "AWS SSM Parameter Store",
-    ),
-    (
-        "airflow.providers.microsoft.azure.secrets.key_vault.AzureKeyVaultBackend",
-        "Azure Key Vault",
-    ),
-    (
-        "airflow.providers.google.cloud.secrets.secret_manager.CloudSecretManagerBackend",
-        "Google Cloud Secret Manager",
-    ),
-    ("airflow.providers.hashicorp.secrets.vault.VaultBackend", "HashiCorp Vault"),
-    (CUSTOM, "Custom class…"),
-]
-XCOM_BACKENDS = [(OBJECT_STORAGE_XCOM, "Object storage"), (CUSTOM, "Custom class…")]
-LOG_LEVELS = [(level, level.title()) for level in ("DEBUG", "INFO", "WARNING", "ERROR")]
 # The prefix must leave room for the longest fixed suffix; workers are checked with their names.
 PREFIX_ROOM = f.MAX_NAME - max(len(s) for s in FIXED_SUFFIXES)
-MAX_WORKERS = 10
+PROXY_HINT = {"placeholder": "http://proxy.internal:3128"}
 
 
 def _text(label: str, placeholder: str = "", **kwargs: Any) -> forms.CharField:
@@ -54,59 +35,6 @@ def _text(label: str, placeholder: str = "", **kwargs: Any) -> forms.CharField:
 def _lines(label: str, **kwargs: Any) -> dict[str, Any]:
     attrs = {"rows": 2, "spellcheck": "false", **kwargs.pop("attrs", {})}
     return {"label": label, "widget": forms.Textarea(attrs), "max_length": 10_000, **kwargs}
-
-
-class WorkerForm(forms.Form):
-    name = f.DNSLabelField(
-        what="A worker name", label="Worker name", initial="default-worker", required=True
-    )
-    queues = f.QueueListField(
-        label="Queues", initial="default", max_length=2000, help_text="Comma-separated."
-    )
-    replicas = f.count("Replicas", 1)
-    sync_slots = f.count("Slots per pod", 20)
-    termination_grace_period_seconds = f.count(
-        "Grace period (s)", 600, minimum=0, help_text="How long a stopping pod may finish tasks."
-    )
-    requests_cpu = f.QuantityField(label="CPU request", initial="1")
-    requests_memory = f.QuantityField(label="Memory request", initial="2Gi")
-    limits_cpu = f.QuantityField(label="CPU limit", initial="1")
-    limits_memory = f.QuantityField(label="Memory limit", initial="2Gi")
-    ephemeral_storage = f.QuantityField(label="Ephemeral storage", initial="1Gi")
-
-
-class BaseWorkerFormSet(forms.BaseFormSet):
-    def _construct_form(self, i: int, **kwargs: Any) -> forms.Form:
-        form = super()._construct_form(i, **kwargs)
-        # Rows carry defaults, so an untouched row is a real worker, not a blank extra to skip.
-        form.empty_permitted = False
-        return form
-
-    def clean(self) -> None:
-        if any(self.errors):
-            return
-        names = [w["name"] for w in self.workers()]
-        if not names:
-            raise forms.ValidationError("Keep at least one worker.")
-        if len(set(names)) != len(names):
-            raise forms.ValidationError("Give each worker a different name.")
-
-    def kept(self) -> list[forms.Form]:
-        return [w for w in self.forms if not self._should_delete_form(w)]
-
-    def workers(self) -> list[dict[str, Any]]:
-        return [w.cleaned_data for w in self.kept()]
-
-
-WorkerFormSet = forms.formset_factory(
-    WorkerForm,
-    formset=BaseWorkerFormSet,
-    extra=0,
-    min_num=1,
-    max_num=MAX_WORKERS,
-    validate_max=True,
-    can_delete=True,
-)
 
 
 class RegisterAgentForm(forms.Form):
@@ -206,12 +134,8 @@ class RegisterAgentForm(forms.Form):
     log_level = forms.ChoiceField(label="Log level", choices=LOG_LEVELS)
 
     # 7. Environment and metadata
-    http_proxy = f.ProxyURLField(
-        label="HTTP_PROXY", widget=forms.TextInput({"placeholder": "http://proxy.internal:3128"})
-    )
-    https_proxy = f.ProxyURLField(
-        label="HTTPS_PROXY", widget=forms.TextInput({"placeholder": "http://proxy.internal:3128"})
-    )
+    http_proxy = f.ProxyURLField(label="HTTP_PROXY", widget=forms.TextInput(PROXY_HINT))
+    https_proxy = f.ProxyURLField(label="HTTPS_PROXY", widget=forms.TextInput(PROXY_HINT))
     no_proxy = f.HostListField(
         label="NO_PROXY", widget=forms.TextInput({"placeholder": "localhost,.cluster.local"})
     )
@@ -372,9 +296,3 @@ def defaults(deployment: Any, token_name: str) -> dict[str, Any]:
     }
     data.update(worker_defaults(0, "default-worker", queues="default"))
     return data
-
-
-def worker_defaults(index: int, name: str, *, queues: str | None = None) -> dict[str, str]:
-    values = {key: str(field.initial) for key, field in WorkerForm.base_fields.items()}
-    values["name"], values["queues"] = name, queues or name
-    return {f"workers-{index}-{k}": v for k, v in values.items()}

@@ -25,6 +25,30 @@ CHART_REPO_NAME = "astronomer"
 NEW_TOKEN_PLACEHOLDER = "<new-token-written-on-download>"  # noqa: S105
 TOKEN_PLACEHOLDER = "<agent-token>"  # noqa: S105
 OBJECT_STORAGE_XCOM = "airflow.providers.common.io.xcom.backend.XComObjectStorageBackend"
+CUSTOM = "custom"
+SECRET_BACKENDS = [
+    ("airflow.secrets.local_filesystem.LocalFilesystemBackend", "Local filesystem"),
+    (
+        "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend",
+        "AWS Secrets Manager",
+    ),
+    (
+        "airflow.providers.amazon.aws.secrets.systems_manager.SystemsManagerParameterStoreBackend",
+        "AWS SSM Parameter Store",
+    ),
+    (
+        "airflow.providers.microsoft.azure.secrets.key_vault.AzureKeyVaultBackend",
+        "Azure Key Vault",
+    ),
+    (
+        "airflow.providers.google.cloud.secrets.secret_manager.CloudSecretManagerBackend",
+        "Google Cloud Secret Manager",
+    ),
+    ("airflow.providers.hashicorp.secrets.vault.VaultBackend", "HashiCorp Vault"),
+    (CUSTOM, "Custom class…"),
+]
+XCOM_BACKENDS = [(OBJECT_STORAGE_XCOM, "Object storage"), (CUSTOM, "Custom class…")]
+LOG_LEVELS = [(level, level.title()) for level in ("DEBUG", "INFO", "WARNING", "ERROR")]
 # Names the chart gives its resources after the prefix; workers add their own name.
 FIXED_SUFFIXES = ("-dag-processor", "-triggerer", "-sentinel")
 WORKER_SUFFIX = "-worker-"

@@ -15,7 +15,8 @@ from audit.record import record
 from deployments.access import get_deployment_for
 from deployments.models import Deployment, Role
 from onboarding import values
-from onboarding.forms import MAX_WORKERS, RegisterAgentForm, defaults, worker_defaults
+from onboarding.forms import RegisterAgentForm, defaults
+from onboarding.workers import MAX_WORKERS, worker_defaults
 from tokens.models import AgentToken
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,9 @@
 
 import pytest
 
-from onboarding.forms import OBJECT_STORAGE_XCOM, RegisterAgentForm, worker_defaults
+from onboarding.forms import RegisterAgentForm
+from onboarding.values import OBJECT_STORAGE_XCOM
+from onboarding.workers import worker_defaults
 
 
 @pytest.fixture

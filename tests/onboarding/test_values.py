@@ -9,7 +9,9 @@ import pytest
 import yaml
 
 from onboarding import values
-from onboarding.forms import CUSTOM, SECRET_BACKENDS, RegisterAgentForm, worker_defaults
+from onboarding.forms import RegisterAgentForm
+from onboarding.values import CUSTOM, SECRET_BACKENDS
+from onboarding.workers import worker_defaults
 
 API = "https://agents.example.com/api/agent/v1/deployments/x/"
 DROP = object()

@@ -6,7 +6,8 @@ import pytest
 import yaml
 
 from onboarding import values
-from onboarding.forms import RegisterAgentForm, worker_defaults
+from onboarding.forms import RegisterAgentForm
+from onboarding.workers import worker_defaults
 from tests.onboarding.vendor_format import (
     LATER_KEYS,
     VENDOR_LIKE_FILE,
