@@ -76,6 +76,16 @@ class AirflowNameField(_RuleField):
     message = "Use letters, digits, '_', '.' and '-', up to 250 characters."
 
 
+class GitRefField(_RuleField):
+    pattern = re.compile(r"^[^\s~^:?*\[\\]{1,250}$")
+    message = "Enter a branch, tag or commit, like main or v1.2.0 (no spaces)."
+
+
+class SubdirField(_RuleField):
+    pattern = re.compile(r"^[^\x00-\x1f]{1,1024}$")
+    message = "Enter a folder inside the repository, like dags."
+
+
 class SecretNameField(_RuleField):
     message = f"Kubernetes secret names use {NAME_RULE} (dots allowed), up to 253 characters."
 

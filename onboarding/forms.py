@@ -24,12 +24,11 @@ from tokens.models import MAX_EXPIRY_DAYS
 
 # The prefix must leave room for the longest fixed suffix; workers are checked with their names.
 PREFIX_ROOM = f.MAX_NAME - max(len(s) for s in FIXED_SUFFIXES)
-PROXY_HINT = {"placeholder": "http://proxy.internal:3128"}
+PROXY_HINT = "http://proxy.internal:3128"
 
 
-def _text(label: str, placeholder: str = "", **kwargs: Any) -> forms.CharField:
-    attrs = {"placeholder": placeholder} if placeholder else {}
-    return forms.CharField(label=label, required=False, widget=forms.TextInput(attrs), **kwargs)
+def _hint(placeholder: str) -> forms.TextInput:
+    return forms.TextInput({"placeholder": placeholder})
 
 
 def _lines(label: str, **kwargs: Any) -> dict[str, Any]:
@@ -56,7 +55,7 @@ class RegisterAgentForm(forms.Form):
     )
     token_secret_name = f.SecretNameField(label="Kubernetes secret")
     token_file = f.AbsolutePathField(
-        label="Token file", widget=forms.TextInput({"placeholder": "/var/run/secrets/agent/token"})
+        label="Token file", widget=_hint("/var/run/secrets/agent/token")
     )
     token_inline = forms.BooleanField(label="Write the token into values.yaml", required=False)
 
@@ -64,9 +63,7 @@ class RegisterAgentForm(forms.Form):
     image_repository = f.ImageRepositoryField(label="Image repository", required=True)
     image_tag = f.ImageTagField(label="Image tag", required=True)
     pull_secret_name = f.SecretNameField(label="Existing pull secret")
-    registry = f.RegistryField(
-        label="Registry", widget=forms.TextInput({"placeholder": "registry.example.com"})
-    )
+    registry = f.RegistryField(label="Registry", widget=_hint("registry.example.com"))
     registry_username = forms.CharField(label="Username", max_length=255, required=False)
     registry_password = forms.CharField(
         label="Password or access token",
@@ -97,9 +94,7 @@ class RegisterAgentForm(forms.Form):
     )
     xcom_backend = forms.ChoiceField(label="XCom backend", choices=XCOM_BACKENDS)
     xcom_backend_custom = f.ClassPathField(label="Custom XCom backend class")
-    xcom_path = f.StorageURLField(
-        label="Object storage path", widget=forms.TextInput({"placeholder": "s3://my-bucket/xcom"})
-    )
+    xcom_path = f.StorageURLField(label="Object storage path", widget=_hint("s3://my-bucket/xcom"))
     xcom_threshold = forms.IntegerField(
         label="Threshold (bytes)",
         initial=0,
@@ -115,14 +110,10 @@ class RegisterAgentForm(forms.Form):
     )
     dag_bundle_name = f.AirflowNameField(label="Bundle name", required=True)
     git_conn_id = f.AirflowNameField(label="Git connection id")
-    git_tracking_ref = _text("Tracking ref", "main", max_length=250)
-    git_subdir = _text("Subdirectory", "dags", max_length=1024)
-    storage_url = f.StorageURLField(
-        label="Bucket and prefix", widget=forms.TextInput({"placeholder": "s3://my-bucket/dags"})
-    )
-    storage_conn_id = f.AirflowNameField(
-        label="Connection id", widget=forms.TextInput({"placeholder": "aws_default"})
-    )
+    git_tracking_ref = f.GitRefField(label="Tracking ref", widget=_hint("main"))
+    git_subdir = f.SubdirField(label="Subdirectory", widget=_hint("dags"))
+    storage_url = f.StorageURLField(label="Bucket and prefix", widget=_hint("s3://my-bucket/dags"))
+    storage_conn_id = f.AirflowNameField(label="Connection id", widget=_hint("aws_default"))
     local_path = f.AbsolutePathField(label="Folder in the image", initial="/usr/local/airflow/dags")
     dag_refresh_interval = f.count("Refresh interval (s)", 300, minimum=0, required=False)
 
@@ -134,11 +125,9 @@ class RegisterAgentForm(forms.Form):
     log_level = forms.ChoiceField(label="Log level", choices=LOG_LEVELS)
 
     # 7. Environment and metadata
-    http_proxy = f.ProxyURLField(label="HTTP_PROXY", widget=forms.TextInput(PROXY_HINT))
-    https_proxy = f.ProxyURLField(label="HTTPS_PROXY", widget=forms.TextInput(PROXY_HINT))
-    no_proxy = f.HostListField(
-        label="NO_PROXY", widget=forms.TextInput({"placeholder": "localhost,.cluster.local"})
-    )
+    http_proxy = f.ProxyURLField(label="HTTP_PROXY", widget=_hint(PROXY_HINT))
+    https_proxy = f.ProxyURLField(label="HTTPS_PROXY", widget=_hint(PROXY_HINT))
+    no_proxy = f.HostListField(label="NO_PROXY", widget=_hint("localhost,.cluster.local"))
     labels = f.KeyValueField(
         label_values=True,
         help_text="One key=value per line.",
@@ -187,9 +176,11 @@ class RegisterAgentForm(forms.Form):
             self.add_error("git_conn_id", "Name the Airflow connection to the repository.")
         if source == "object-storage" and url == "":
             self.add_error("storage_url", "Name the bucket, like s3://my-bucket/dags.")
-        elif source == "object-storage" and url and url.split("://")[0] not in STORAGE_BUNDLES:
-            schemes = " or ".join(f"{s}://" for s in STORAGE_BUNDLES)
-            self.add_error("storage_url", f"DAG bundles read from {schemes} storage.")
+        elif source == "object-storage" and url:
+            scheme, _, rest = url.partition("://")
+            if scheme not in STORAGE_BUNDLES or not rest.split("/")[0]:
+                schemes = " or ".join(f"{s}://" for s in STORAGE_BUNDLES)
+                self.add_error("storage_url", f"Enter {schemes}, then the bucket, like s3://dags.")
 
     def _clean_token(self, data: dict[str, Any]) -> None:
         methods = {

@@ -369,6 +369,12 @@ def test_it_wants_the_sentinel_image_when_sentinel_is_on(check):
             "storage_url",
             "s3:// or gs://",
         ),
+        (
+            {"dag_source": "object-storage", "storage_url": "s3:///dags"},
+            "storage_url",
+            "then the bucket",
+        ),
+        ({"dag_source": "git", "git_tracking_ref": "my branch"}, "git_tracking_ref", "no spaces"),
         ({"dag_source": "local", "local_path": "dags/"}, "local_path", "absolute path"),
         ({"dag_bundle_name": "my dags"}, "dag_bundle_name", "letters, digits"),
         ({"dag_source": "svn"}, "dag_source", "valid choice"),

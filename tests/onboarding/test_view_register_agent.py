@@ -133,6 +133,12 @@ def test_add_worker_works_without_javascript(admin_client, url, answers):
         {"token_source": "stolen"},
         {"secret_backend_kwargs": "\x00"},
         {"log_level": ""},
+        {"dag_source": "object-storage", "storage_url": "s3://" + "a" * 100_000},
+        {"dag_source": "object-storage", "storage_url": "s3:///dags"},
+        {"dag_refresh_interval": "9" * 5000},
+        {"dag_source": "git", "git_tracking_ref": "main\nagentToken: x"},
+        {"workers-0-queues": "a," * 5000},
+        {"sentinel_enabled": "on", "sentinel_image": ":"},
     ],
 )
 @pytest.mark.parametrize("action", ["preview", "add-worker", "generate"])
