@@ -164,7 +164,7 @@ class HostListField(_RuleField):
     """NO_PROXY: comma-separated hosts, written back without the spaces around commas."""
 
     def to_python(self, value: Any) -> str:
-        entries = [e.strip() for e in super().to_python(value).split(",")]
+        entries = [e.strip() for e in (super().to_python(value) or "").split(",")]
         if any(re.search(r"\s", e) for e in entries):
             raise ValidationError("Separate hosts with commas; no spaces inside a host.")
         return ",".join(e for e in entries if e)
@@ -174,7 +174,7 @@ class QueueListField(forms.CharField):
     """Comma-separated queue names, cleaned to a list."""
 
     def to_python(self, value: Any) -> list[str]:  # type: ignore[override]  # a list, not a str
-        queues = [q.strip() for q in super().to_python(value).split(",") if q.strip()]
+        queues = [q.strip() for q in (super().to_python(value) or "").split(",") if q.strip()]
         if not queues:
             raise ValidationError("Give the worker at least one queue.")
         bad = [q for q in queues if not QUEUE.match(q)]
@@ -215,7 +215,7 @@ class KeyValueField(forms.CharField):
 
     def to_python(self, value: Any) -> dict[str, str]:  # type: ignore[override]  # a dict
         out: dict[str, str] = {}
-        for number, raw in enumerate(super().to_python(value).splitlines(), start=1):
+        for number, raw in enumerate((super().to_python(value) or "").splitlines(), start=1):
             line = raw.strip()
             if not line or line.startswith("#"):
                 continue

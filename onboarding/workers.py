@@ -1,8 +1,9 @@
 """The wizard's worker groups: one small form per group, in a formset that keeps at least one."""
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
+from django.forms.formsets import DELETION_FIELD_NAME
 
 from onboarding import fields as f
 
@@ -29,11 +30,9 @@ class WorkerForm(forms.Form):
 
 
 class BaseWorkerFormSet(forms.BaseFormSet):
-    def _construct_form(self, i: int, **kwargs: Any) -> forms.Form:
-        form = super()._construct_form(i, **kwargs)
+    def get_form_kwargs(self, index: int | None) -> dict[str, Any]:
         # Rows carry defaults, so an untouched row is a real worker, not a blank extra to skip.
-        form.empty_permitted = False
-        return form
+        return {**super().get_form_kwargs(index), "empty_permitted": False}
 
     def clean(self) -> None:
         if any(self.errors):
@@ -45,20 +44,25 @@ class BaseWorkerFormSet(forms.BaseFormSet):
             raise forms.ValidationError("Give each worker a different name.")
 
     def kept(self) -> list[forms.Form]:
-        return [w for w in self.forms if not self._should_delete_form(w)]
+        # Called once the rows are valid, so each has cleaned_data.
+        return [w for w in self.forms if not w.cleaned_data.get(DELETION_FIELD_NAME)]
 
     def workers(self) -> list[dict[str, Any]]:
         return [w.cleaned_data for w in self.kept()]
 
 
-WorkerFormSet = forms.formset_factory(
-    WorkerForm,
-    formset=BaseWorkerFormSet,
-    extra=0,
-    min_num=1,
-    max_num=MAX_WORKERS,
-    validate_max=True,
-    can_delete=True,
+# formset_factory builds a subclass of `formset`; the cast tells the type checker so.
+WorkerFormSet = cast(
+    type[BaseWorkerFormSet],
+    forms.formset_factory(
+        WorkerForm,
+        formset=BaseWorkerFormSet,
+        extra=0,
+        min_num=1,
+        max_num=MAX_WORKERS,
+        validate_max=True,
+        can_delete=True,
+    ),
 )
 
 
