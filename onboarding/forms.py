@@ -159,6 +159,16 @@ class RegisterAgentForm(forms.Form):
         data = super().clean() or {}
         self._clean_token(data)
         self._clean_pull_secret(data)
+        if (
+            data.get("create_namespace")
+            and data.get("token_secret_name")
+            and data.get("pull_secret_name")
+        ):
+            self.add_error(
+                "create_namespace",
+                "Both secrets must exist in the namespace before the install, so the chart cannot "
+                "create it: create the namespace yourself, or give registry credentials.",
+            )
         data["secret_backend_class"] = self._backend_class(data, "secret_backend")
         data["xcom_backend_class"] = self._backend_class(data, "xcom_backend")
         if data.get("xcom_backend") == OBJECT_STORAGE_XCOM and data.get("xcom_path") == "":

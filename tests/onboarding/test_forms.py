@@ -382,3 +382,9 @@ def test_it_wants_the_sentinel_image_when_sentinel_is_on(check):
 )
 def test_it_puts_dag_source_errors_at_their_fields(check, changes, field, message):
     assert message in errors_of(check(**changes), field)
+
+
+def test_it_refuses_to_let_the_chart_create_a_namespace_that_must_hold_both_secrets(check):
+    form = check(create_namespace="on")
+    assert "cannot create it" in errors_of(form, "create_namespace")
+    assert check(create_namespace="on", token_secret_name="", token_inline="on").is_valid()

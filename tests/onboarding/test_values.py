@@ -82,6 +82,8 @@ def _answers(answers, token, pull, backend, xcom_dags, workers, extra) -> dict:
     xcom, dags = xcom_dags.split("/")
     changes = {**TOKEN_METHODS[token], **PULL_METHODS[pull], **DAG_VARIANTS[dags], **EXTRAS[extra]}
     changes["secret_backend"] = backend
+    if token == "secret" and pull == "name":
+        changes.pop("create_namespace", None)  # the chart cannot create a namespace both need
     if backend == CUSTOM:
         changes["secret_backend_custom"] = "acme_ops.secrets.Backend"
     if xcom.startswith("custom"):
@@ -318,7 +320,7 @@ def test_the_commands_create_the_namespace_and_secrets_before_installing(answers
 
 
 def test_the_commands_let_the_chart_create_the_namespace(answers, deployment):
-    script = _commands(answers, deployment, create_namespace="on")
+    script = _commands(answers, deployment, create_namespace="on", **PULL_METHODS["credentials"])
     assert "kubectl create namespace" not in script
     assert script.index("helm install") < script.index("create secret generic")
 
