@@ -85,3 +85,17 @@ def test_it_cannot_check_a_git_connection_kept_only_by_airflow():
 def test_a_missing_local_folder_fails(tmp_path):
     bundle = {"name": "l", "classpath": "LocalDagBundle", "kwargs": {"path": str(tmp_path / "x")}}
     assert checks.dag_source([bundle])[0] == "failed"
+
+
+def test_it_reads_what_to_check_from_a_values_file():
+    bundles = '[{"name": "dags", "classpath": "airflow.providers.git.bundles.git.GitDagBundle"}]'
+    config = checks.config_from_values(
+        {
+            "secretBackend": "airflow.providers.hashicorp.secrets.vault.VaultBackend",
+            "xcomBackend": None,
+            "dagBundleConfigList": bundles,
+        }
+    )
+    assert config.secret_backend.endswith("VaultBackend") and config.xcom_backend == ""
+    assert config.dag_bundles[0]["name"] == "dags"
+    assert checks.config_from_values({"dagBundleConfigList": "not json"}).dag_bundles == []

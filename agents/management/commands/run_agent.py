@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 from django.core.management.base import BaseCommand, CommandError
 
+from agents.checks import config_from_values
 from agents.client import AgentSpec, run_fleet
 from agents.models import Component
 
@@ -161,6 +162,7 @@ class Command(BaseCommand):
         """One agent per worker replica, the DAG processor and each triggerer replica, named as
         the chart names their Deployments."""
         prefix = str(values.get("resourceNamePrefix") or "agent")
+        checks = config_from_values(values)  # what a test run checks on the workers
         specs = []
         for n, worker in enumerate(values.get("workers") or []):
             if not isinstance(worker, dict):
@@ -175,6 +177,7 @@ class Command(BaseCommand):
                         component="worker",
                         queues=[str(q).strip() for q in queues if str(q).strip()],
                         slots_total=int(worker.get("syncSlots", 20)),
+                        checks=checks,
                     )
                 )
         specs.append(
