@@ -17,6 +17,8 @@ from astro_ui.net import client_ip
 from astro_ui.types import HttpRequest
 from deployments.access import get_deployment_for
 from deployments.models import Role
+from fleet import versions
+from fleet.versions import State
 
 PAGE_SIZE = 50
 ACCESS_TTL = 60
@@ -70,9 +72,12 @@ def _table_context(request: HttpRequest, deployment) -> dict:
     if filters["component"]:
         rows = rows.filter(component=filters["component"])
     rows = rows.with_status(filters["status"]).unhealthy_first()
-    matching = (
-        rows.count() if any(filters[k] for k in ("q", "status", "component")) else totals["total"]
-    )
+    if filters["support"]:
+        rows = rows.filter(
+            versions.filter_q(filters["support"], live.values_list("version", flat=True))
+        )
+    filtered = any(filters[k] for k in ("q", "status", "component", "support"))
+    matching = rows.count() if filtered else totals["total"]
     pages = max(1, -(-matching // PAGE_SIZE))
     page = min(filters["page"], pages)
     page_rows = list(rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE])
@@ -100,6 +105,7 @@ def _table_context(request: HttpRequest, deployment) -> dict:
         "agents": page_rows,
         "filters": filters,
         "filter_form": AgentFilterForm(initial=filters),
+        "support_choices": State.CHOICES,
         "counts": counts,
         "totals": totals,
         "store_ok": store_ok,

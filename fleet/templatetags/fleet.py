@@ -1,0 +1,37 @@
+from django import template
+
+from agents.models import Agent
+from fleet import versions
+
+register = template.Library()
+
+
+@register.simple_tag
+def version_support(version: str) -> versions.Support:
+    return versions.support(version)
+
+
+@register.inclusion_tag("fleet/_version_counts.html")
+def version_counts(deployment) -> dict:
+    agents = Agent.objects.live().filter(deployment=deployment)
+    counts = versions.counts(agents.values_list("version", flat=True).order_by())
+    rows = [(state, label, counts[state]) for state, label in versions.State.CHOICES]
+    return {"deployment": deployment, "rows": rows}
+
+
+@register.inclusion_tag("fleet/stale_agents.html#cleanup-panel", takes_context=True)
+def cleanup_panel(context, deployment) -> dict:
+    """The Settings page's clean-up panel, previewing the saved setting."""
+    from deployments.models import Role
+    from fleet.cleanup import stale_agents
+    from fleet.views import StaleAgentsForm
+
+    days = deployment.stale_agent_days
+    return {
+        "deployment": deployment,
+        "csrf_token": context.get("csrf_token"),
+        "form": StaleAgentsForm(initial={"days": days}),
+        "days": days,
+        "preview": stale_agents(deployment, days) if days else [],
+        "can_admin": deployment.user_role >= Role.ADMIN,
+    }
