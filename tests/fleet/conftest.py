@@ -4,7 +4,12 @@ import pytest
 
 from agents.models import Agent
 from fleet import history
-from tests.agents.conftest import beat, body, heartbeat_url, token_value  # noqa: F401
+from tests.agents import conftest as agent_fixtures
+
+# The agents tests' heartbeat fixtures, shared rather than copied.
+beat = agent_fixtures.beat
+heartbeat_url = agent_fixtures.heartbeat_url
+token_value = agent_fixtures.token_value
 
 START = datetime(2026, 11, 20, 0, 0, tzinfo=UTC)
 

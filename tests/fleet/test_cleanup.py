@@ -43,7 +43,10 @@ def test_preview_and_run_agree_and_nothing_else_is_removed(
     assert AuditEvent.objects.filter(action="deployment.stale_agents", actor_label="alice").exists()
 
     assert remove_stale_agents() == 2
-    assert sorted(Agent.objects.filter(deleted_at__isnull=False).values_list("name", flat=True)) == listed
+    assert (
+        sorted(Agent.objects.filter(deleted_at__isnull=False).values_list("name", flat=True))
+        == listed
+    )
     assert sorted(Agent.objects.live().values_list("name", flat=True)) == ["alive", "gone-5d"]
     deletes = AuditEvent.objects.filter(action="agent.delete")
     assert sorted(deletes.values_list("target_label", flat=True)) == listed

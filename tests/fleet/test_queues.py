@@ -97,9 +97,11 @@ def test_a_queue_served_in_the_last_day_keeps_its_row_and_banner(
     rows = _queue_rows(viewer_client.get(reverse("agent-queues", args=[deployment.pk])))
     assert rows["gpu"] == (0, 0, 0, 0)
     spark = next(
-        r for r in viewer_client.get(reverse("agent-queues", args=[deployment.pk])).context[
-            "queues"
-        ].rows if r.name == "default"
+        r
+        for r in viewer_client.get(reverse("agent-queues", args=[deployment.pk]))
+        .context["queues"]
+        .rows
+        if r.name == "default"
     ).spark
     assert len(spark) == 24 and spark[-2] is not None
 

@@ -83,9 +83,7 @@ def test_a_malformed_file_is_refused_with_a_message(tmp_path, text):
 
 
 @pytest.mark.django_db
-def test_badges_counts_and_filter_on_a_mixed_fleet(
-    viewer_client, deployment, beat, time_machine
-):
+def test_badges_counts_and_filter_on_a_mixed_fleet(viewer_client, deployment, beat, time_machine):
     time_machine.move_to("2026-11-29 12:00Z", tick=False)
     for name, version in [("a", "1.6.0"), ("b", "1.6.0"), ("c", "1.3.1"), ("d", "1.7.0")]:
         assert beat(name=name, version=version).status_code == 200
@@ -96,7 +94,9 @@ def test_badges_counts_and_filter_on_a_mixed_fleet(
     assert "Unsupported since 2026-07-28" in body
     assert body.count('data-support="unlisted"') == 1
 
-    unsupported = viewer_client.get(reverse("agents", args=[deployment.pk]), {"support": "unsupported"})
+    unsupported = viewer_client.get(
+        reverse("agents", args=[deployment.pk]), {"support": "unsupported"}
+    )
     assert [a.name for a in unsupported.context["agents"]] == ["c"]
     odd = viewer_client.get(reverse("agents", args=[deployment.pk]), {"support": "<script>"})
     assert odd.status_code == 200 and len(odd.context["agents"]) == 4
@@ -107,5 +107,7 @@ def test_badges_counts_and_filter_on_a_mixed_fleet(
         chunk = overview.split(f'data-support-count="{state}"')[1].split("</a>")[0]
         assert f"<strong>{count}</strong>" in chunk
 
-    detail = viewer_client.get(reverse("agent-detail", args=[deployment.pk, Agent.objects.get(name="c").pk]))
+    detail = viewer_client.get(
+        reverse("agent-detail", args=[deployment.pk, Agent.objects.get(name="c").pk])
+    )
     assert 'data-support="unsupported"' in detail.content.decode()
