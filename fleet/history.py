@@ -38,9 +38,10 @@ def bucket_of(ts: float) -> int:
     return int(ts // BUCKET_SECONDS * BUCKET_SECONDS)
 
 
-def sample(now: float | None = None) -> int:
-    """Add one sample of every live agent to its hour; write hours that are over. Returns the
-    number of rows written. Skipped, deciding nothing, while Redis is unreachable."""
+def sample(now: float | None = None, deployments: list | None = None) -> int:
+    """Add one sample of every live agent (of `deployments`, default all) to its hour; write
+    hours that are over. Returns the number of rows written. Skipped, deciding nothing, while
+    Redis is unreachable."""
     try:
         lock = store.client().lock(LOCK, timeout=120, blocking_timeout=0)
         if not lock.acquire():
@@ -50,7 +51,7 @@ def sample(now: float | None = None) -> int:
         return 0
     try:
         now = store.now() if now is None else now
-        _sample_locked(now)
+        _sample_locked(now, deployments)
         return finish(now)
     except store.Unavailable:
         log.warning("heartbeat store unavailable mid-sample; it is retried on the next run")
@@ -74,10 +75,13 @@ FIELDS = (
 )
 
 
-def _sample_locked(now: float) -> None:
+def _sample_locked(now: float, deployments: list | None) -> None:
     bucket = bucket_of(now)
     by_dep: dict = {}
-    for agent in Agent.objects.live().only(*FIELDS).order_by():
+    agents = Agent.objects.live().only(*FIELDS).order_by()
+    if deployments is not None:
+        agents = agents.filter(deployment__in=deployments)
+    for agent in agents:
         by_dep.setdefault(agent.deployment_id, []).append(agent)
     for dep, agents in by_dep.items():
         lives = liveness.read(dep, agents)

@@ -130,6 +130,11 @@ def chart(agent: Agent, now: datetime | None = None) -> dict:
 def versions_reported(agent: Agent) -> list[dict]:
     """Each version the agent reported, with when it was first and last seen doing so."""
     seen: dict[str, dict] = {}
+
+    def saw(version: str, first: datetime, last: datetime) -> None:
+        entry = seen.setdefault(version, {"version": version, "first": first, "last": last})
+        entry["first"], entry["last"] = min(entry["first"], first), max(entry["last"], last)
+
     register = (
         AuditEvent.objects.filter(
             target_type="agent", target_id=str(agent.pk), action="agent.register"
@@ -138,16 +143,12 @@ def versions_reported(agent: Agent) -> list[dict]:
         .first()
     )
     if register and register.details.get("version"):
-        v = register.details["version"]
-        seen[v] = {"version": v, "first": register.created_at, "last": register.created_at}
+        saw(register.details["version"], register.created_at, register.created_at)
+    hour = timedelta(seconds=history.BUCKET_SECONDS)
     for r in AgentRollup.objects.filter(agent=agent).exclude(version="").order_by("bucket"):
-        entry = seen.setdefault(r.version, {"version": r.version, "first": r.bucket})
-        entry["last"] = r.bucket + timedelta(seconds=history.BUCKET_SECONDS)
+        saw(r.version, r.bucket, r.bucket + hour)
     if agent.version:
-        entry = seen.setdefault(
-            agent.version, {"version": agent.version, "first": agent.first_seen_at}
-        )
-        entry["last"] = agent.last_heartbeat_at
+        saw(agent.version, agent.last_heartbeat_at, agent.last_heartbeat_at)
     return sorted(seen.values(), key=lambda e: e["first"])
 
 

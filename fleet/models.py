@@ -90,7 +90,10 @@ def write_bucket(dep, bucket: int, agents: dict, queues: dict) -> int:
     """Turn one finished accumulator into rows; returns how many. Idempotent: a bucket written
     twice (a crash between the insert and the clean-up) keeps its first rows."""
     from agents.models import Agent
+    from deployments.models import Deployment
 
+    if not Deployment.objects.filter(pk=dep).exists():
+        return 0  # deleted since: its hour goes with it
     at = bucket_time(bucket)
     # Agents deleted for good (a deployment removed) take their hour with them.
     existing = {

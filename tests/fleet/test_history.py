@@ -60,3 +60,11 @@ def test_a_redis_outage_skips_the_sample(tick, monkeypatch):
 
     monkeypatch.setattr(history.store, "client", down)
     assert history.sample() == 0
+
+
+def test_an_hour_of_a_deleted_deployment_is_dropped(tick, deployment, clock):
+    tick(0)
+    deployment.delete()
+    clock.shift(3600)
+    assert history.sample() == 0
+    assert not history.store.client().smembers(history.PENDING)
