@@ -11,9 +11,10 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from agents import store
 from agents.models import Agent
+from astro_ui import htmx
 from astro_ui.net import client_ip
 from astro_ui.types import HttpRequest
-from deployments.access import get_deployment_for
+from deployments.access import get_access
 from deployments.models import Role
 from fleet import cleanup, insight, liveness, versions
 
@@ -23,7 +24,8 @@ QUEUES_POLL_SECONDS = 5
 @login_required
 @require_GET
 def agent_detail(request: HttpRequest, pk, agent_id) -> HttpResponse:
-    deployment = get_deployment_for(request, pk)
+    access = get_access(request, pk)
+    deployment = access.deployment
     # Deleted agents keep their page: their history says what happened to them.
     agent = get_object_or_404(
         Agent.objects.select_related("token", "cordoned_by"), pk=agent_id, deployment=deployment
@@ -32,6 +34,7 @@ def agent_detail(request: HttpRequest, pk, agent_id) -> HttpResponse:
     live = lives[str(agent.pk)] if lives else None
     ctx = {
         "deployment": deployment,
+        "access": access,
         "tab": "remote-agents",
         "agent": agent,
         "status": agent.status(live),
@@ -50,13 +53,15 @@ def agent_detail(request: HttpRequest, pk, agent_id) -> HttpResponse:
 @login_required
 @require_GET
 def queues(request: HttpRequest, pk) -> HttpResponse:
-    deployment = get_deployment_for(request, pk)
-    ctx = {"deployment": deployment, "tab": "remote-agents", "view": "queues"}
-    ctx.update(_queues_context(deployment))
-    template = "fleet/queues.html"
-    if request.htmx and not request.htmx.boosted:
-        template += "#remote-agents"
-    return TemplateResponse(request, template, ctx)
+    access = get_access(request, pk)
+    ctx = {
+        "deployment": access.deployment,
+        "access": access,
+        "tab": "remote-agents",
+        "view": "queues",
+        **_queues_context(access.deployment),
+    }
+    return htmx.render(request, "fleet/queues.html", ctx, partial="remote-agents")
 
 
 @login_required
@@ -64,7 +69,8 @@ def queues(request: HttpRequest, pk) -> HttpResponse:
 def queues_table(request: HttpRequest, pk) -> HttpResponse:
     """The polled fragment: 204 while nothing it shows can have changed — the table version is
     the same and no healthy agent can have gone silent since it was rendered."""
-    deployment = get_deployment_for(request, pk)
+    access = get_access(request, pk)
+    deployment = access.deployment
     version, until = request.GET.get("v", ""), _float(request.GET.get("until"))
     if version:
         try:
@@ -73,7 +79,7 @@ def queues_table(request: HttpRequest, pk) -> HttpResponse:
             current = None
         if version == current and (until is None or store.now() < until):
             return HttpResponse(status=204)
-    ctx = {"deployment": deployment, **_queues_context(deployment)}
+    ctx = {"deployment": deployment, "access": access, **_queues_context(deployment)}
     return TemplateResponse(request, "fleet/queues.html#queue-table", ctx)
 
 
@@ -116,11 +122,12 @@ class StaleAgentsForm(forms.Form):
 @require_http_methods(["GET", "POST"])
 def stale_agents(request: HttpRequest, pk) -> HttpResponse:
     """Preview (any role) what a number of days would remove now; Save (Admins) sets it."""
-    deployment = get_deployment_for(request, pk)
+    access = get_access(request, pk)
+    deployment = access.deployment
     data = request.POST if request.method == "POST" else request.GET
     save = request.method == "POST" and data.get("action") == "save"
     if save:
-        deployment = get_deployment_for(request, pk, role=Role.ADMIN)
+        access.require(Role.ADMIN)
     form = StaleAgentsForm(data if "days" in data else None)
     if not form.is_bound:
         days = deployment.stale_agent_days
@@ -134,14 +141,14 @@ def stale_agents(request: HttpRequest, pk) -> HttpResponse:
         days = None
     ctx = {
         "deployment": deployment,
+        "access": access,
         "tab": "settings",
         "form": form if form.is_bound else StaleAgentsForm(initial={"days": days}),
         "days": days,
         "preview": cleanup.stale_agents(deployment, days) if days else [],
-        "can_admin": deployment.user_role >= Role.ADMIN,
         "saved": save and form.is_valid(),
     }
-    template = "fleet/stale_agents.html"
-    if request.htmx:
-        template += "#cleanup-panel"
-    return TemplateResponse(request, template, ctx, status=400 if form.errors else 200)
+    status = 400 if form.errors else 200
+    return htmx.render(
+        request, "fleet/stale_agents.html", ctx, partial="cleanup-panel", status=status
+    )

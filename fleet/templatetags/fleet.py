@@ -20,18 +20,18 @@ def version_counts(deployment) -> dict:
 
 
 @register.inclusion_tag("fleet/stale_agents.html#cleanup-panel", takes_context=True)
-def cleanup_panel(context, deployment) -> dict:
+def cleanup_panel(context, access) -> dict:
     """The Settings page's clean-up panel, previewing the saved setting."""
-    from deployments.models import Role
     from fleet.cleanup import stale_agents
     from fleet.views import StaleAgentsForm
 
+    deployment = access.deployment
     days = deployment.stale_agent_days
     return {
         "deployment": deployment,
+        "access": access,
         "csrf_token": context.get("csrf_token"),
         "form": StaleAgentsForm(initial={"days": days}),
         "days": days,
         "preview": stale_agents(deployment, days) if days else [],
-        "can_admin": deployment.user_role >= Role.ADMIN,
     }
