@@ -106,6 +106,13 @@ def test_badges_detail_page_and_queues(
     )
     expect(page.locator('tr[data-agent="worker-a"] [data-support]')).to_be_visible()
     _shoot(page, "fleet-agents-badges")
+    page.get_by_role("navigation", name="Deployment").get_by_role("link", name="Overview").click()
+    counts = page.locator("[data-version-counts]")
+    expect(counts.locator('[data-support-count="unsupported"] strong')).to_have_text("1")
+    _shoot(page, "fleet-overview-counts")
+    page.get_by_role("navigation", name="Deployment").get_by_role(
+        "link", name="Remote Agents"
+    ).click()
 
     page.get_by_role("link", name="worker-a").click()
     expect(page.get_by_role("heading", name="worker-a")).to_be_visible()
@@ -127,3 +134,10 @@ def test_badges_detail_page_and_queues(
     # Nobody heartbeats any more: the banner comes on its own, by polling.
     expect(page.locator('[data-no-healthy="gpu"]')).to_be_visible(timeout=30_000)
     _shoot(page, "fleet-queues-banner")
+
+    page.get_by_role("navigation", name="Deployment").get_by_role("link", name="Settings").click()
+    panel = page.locator("#cleanup-panel")
+    panel.get_by_label("Remove agents silent for more than").fill("3")
+    panel.get_by_role("button", name="Save").click()
+    expect(panel.locator("[data-cleanup-state]")).to_contain_text("3 days")
+    _shoot(page, "fleet-settings-cleanup")
