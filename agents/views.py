@@ -72,7 +72,9 @@ def _table_context(request: HttpRequest, access: Access) -> dict:
     rows = rows.with_status(filters["status"]).unhealthy_first()
     if filters["support"]:
         rows = rows.filter(
-            versions.filter_q(filters["support"], live.values_list("version", flat=True))
+            versions.filter_q(
+                filters["support"], live.values_list("version", flat=True).distinct().order_by()
+            )
         )
     paged = Paginator(rows, PAGE_SIZE).get_page(filters["page"])
     page_rows = list(paged)

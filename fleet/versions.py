@@ -140,13 +140,12 @@ def support(version: str, today: date | None = None, data: Releases | None = Non
     return upgrade
 
 
-def counts(versions, today: date | None = None) -> dict[str, int]:
-    """How many of `versions` (one per agent) are in each state."""
+def counts(per_version, today: date | None = None) -> dict[str, int]:
+    """Agents in each state, from (version, number of agents) pairs."""
     out = dict.fromkeys([s for s, _ in State.CHOICES], 0)
-    for version in versions:
+    for version, n in per_version:
         state = support(version, today).state
-        state = State.UNLISTED if state == State.UNKNOWN else state
-        out[state] += 1
+        out[State.UNLISTED if state == State.UNKNOWN else state] += n
     return out
 
 

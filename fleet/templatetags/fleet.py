@@ -1,4 +1,5 @@
 from django import template
+from django.db.models import Count
 
 from agents.models import Agent
 from fleet import versions
@@ -14,7 +15,8 @@ def version_support(version: str) -> versions.Support:
 @register.inclusion_tag("fleet/_version_counts.html")
 def version_counts(deployment) -> dict:
     agents = Agent.objects.live().filter(deployment=deployment)
-    counts = versions.counts(agents.values_list("version", flat=True).order_by())
+    per_version = agents.values_list("version").annotate(n=Count("id")).order_by()
+    counts = versions.counts(per_version)
     rows = [(state, label, counts[state]) for state, label in versions.State.CHOICES]
     return {"deployment": deployment, "rows": rows}
 
