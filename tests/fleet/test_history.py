@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 import pytest
+from django.urls import reverse
 
 from agents.models import Agent
 from fleet import history
@@ -68,3 +69,15 @@ def test_an_hour_of_a_deleted_deployment_is_dropped(tick, deployment, clock):
     clock.shift(3600)
     assert history.sample() == 0
     assert not history.store.client().smembers(history.PENDING)
+
+
+def test_support_staff_read_history_in_the_admin(tick, clock, django_user_model, client):
+    tick(0)
+    tick(3600)
+    client.force_login(django_user_model.objects.create_superuser("support", password="x"))
+    for name in ("agentrollup", "queuerollup"):
+        response = client.get(reverse(f"admin:fleet_{name}_changelist"), {"q": "worker"})
+        assert response.status_code == 200
+    row = AgentRollup.objects.get()
+    assert client.get(reverse("admin:fleet_agentrollup_change", args=[row.pk])).status_code == 200
+    assert client.get(reverse("admin:fleet_agentrollup_add")).status_code == 403
