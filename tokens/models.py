@@ -95,6 +95,7 @@ class AgentTokenQuerySet(models.QuerySet["AgentToken"]):
                 expires_at=None
                 if expires_in_days is None
                 else timezone.now() + timedelta(days=expires_in_days),
+                expiry_period_days=expires_in_days,
                 created_by=by,
             )
             token.full_clean(exclude=["digest", "hint"], validate_constraints=False)
@@ -128,6 +129,11 @@ class AgentToken(models.Model):
     digest = models.CharField(max_length=64, unique=True, editable=False)
     hint = models.CharField(max_length=20, editable=False)
     expires_at = models.DateTimeField(null=True, blank=True)
+    # Kept as asked for rather than derived from expires_at: the API reports the period the
+    # client chose, and the two timestamps are taken moments apart.
+    expiry_period_days = models.PositiveSmallIntegerField(
+        null=True, blank=True, editable=False, help_text="The expiry period asked for, in days"
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
