@@ -75,6 +75,7 @@ def test_the_schema_covers_the_management_api_only(anonymous):
     assert operations == {
         "getDeployment",
         "updateDeployment",
+        "updateDeploymentByPost",
         "listAgentTokens",
         "createAgentToken",
         "getAgentToken",
@@ -104,3 +105,24 @@ def test_an_unknown_path_answers_json_to_a_session_post_without_csrf(admin):
     client = Client(enforce_csrf_checks=True)
     client.force_login(admin)
     _assert_error(client.delete("/api/v1/organizations/x/deployments/y/agent-tokens/null"), 404)
+
+
+@pytest.mark.parametrize("depth", [5_000, 100_000])
+@pytest.mark.parametrize(
+    ("method", "suffix"),
+    [
+        ("post", "/agent-tokens"),
+        ("post", "/agents/{agent}/action"),
+        ("patch", ""),
+        ("post", ""),
+    ],
+)
+def test_deeply_nested_json_is_a_400_in_the_error_shape(
+    api_token, admin, url, agent, method, suffix, depth
+):
+    client, _ = api_token(admin)
+    path = url(suffix.format(agent=agent.pk))
+    for body in ("[" * depth + "]" * depth, '{"a":' * depth + "1" + "}" * depth):
+        response = getattr(client, method)(path, body, content_type="application/json")
+        data = _assert_error(response, 400)
+        assert "nested too deeply" in data["message"]
