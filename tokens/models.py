@@ -82,10 +82,11 @@ class AgentTokenQuerySet(models.QuerySet["AgentToken"]):
             if live.count() >= MAX_TOKENS_PER_DEPLOYMENT:
                 raise ValidationError(
                     f"This deployment already has {MAX_TOKENS_PER_DEPLOYMENT} agent tokens, the "
-                    "most it can have. Delete one you no longer use first."
+                    "most it can have. Delete one you no longer use first.",
+                    code="too_many",
                 )
             if live.filter(name__iexact=name).exists():
-                raise ValidationError({"name": "A token with this name already exists."})
+                raise ValidationError({"name": _duplicate_name()})
             token = self.model(
                 deployment=deployment,
                 name=name,
@@ -103,7 +104,7 @@ class AgentTokenQuerySet(models.QuerySet["AgentToken"]):
                 with transaction.atomic():
                     token.save()
             except IntegrityError:
-                raise ValidationError({"name": "A token with this name already exists."}) from None
+                raise ValidationError({"name": _duplicate_name()}) from None
             record(
                 "token.create",
                 target=token,
@@ -208,6 +209,10 @@ class AgentToken(models.Model):
         from tokens import auth
 
         auth.forget(self.digest)
+
+
+def _duplicate_name() -> ValidationError:
+    return ValidationError("A token with this name already exists.", code="unique")
 
 
 def _iso(moment) -> str | None:
