@@ -8,6 +8,7 @@ read strictly, so the schema and the server agree: JSON strings, integers and bo
 "5" for 5 or 1 for true.
 """
 
+from django.core.validators import ProhibitNullCharactersValidator, RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -38,12 +39,30 @@ COMPONENTS = {component_name(c.value): c.value for c in Component}
 # --- strict request fields ------------------------------------------------------------------
 
 
+# DRF refuses NUL characters (PostgreSQL cannot store them); as a pattern the schema says so too.
+NO_NUL = RegexValidator(
+    r"^[^\x00]*$", "Null characters are not allowed.", code="null_characters_not_allowed"
+)
+
+
 class StrictCharField(serializers.CharField):
     """A JSON string; DRF's CharField would turn 5 into "5"."""
+
+    default_error_messages = {"unicode": "Not valid Unicode (a lone surrogate escape)."}
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.validators = [
+            v for v in self.validators if not isinstance(v, ProhibitNullCharactersValidator)
+        ] + [NO_NUL]
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("invalid")
+        try:
+            data.encode()
+        except UnicodeEncodeError:
+            self.fail("unicode")
         return super().to_internal_value(data)
 
 
@@ -288,7 +307,7 @@ class AgentListQuerySerializer(ListQuerySerializer):
         help_text="TERMINATED lists deleted agents; without it, deleted agents are left out.",
     )
     component = serializers.ChoiceField(choices=list(COMPONENTS), required=False)
-    search = serializers.CharField(max_length=100, required=False, help_text="Part of the name.")
+    search = StrictCharField(max_length=100, required=False, help_text="Part of the name.")
 
 
 class SlotsSerializer(serializers.Serializer):
