@@ -18,6 +18,7 @@ pytestmark = pytest.mark.django_db
         "/api/v1/organizations/1/deployments/2/agents",
         "/api/v1/organizations/{org}/deployments/{dep}/agents/not-a-uuid",
         "/api/v1/organizations/{org}/deployments/{dep}/agents/",
+        "/api/v1/organizations/{org}/deployments/a%0Ab/agents",  # an encoded newline
     ],
 )
 def test_unknown_api_paths_answer_json_404(admin_client, deployment, path):

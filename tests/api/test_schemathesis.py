@@ -16,7 +16,7 @@ import pytest
 import schemathesis
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
 from schemathesis.checks import positive_data_acceptance
@@ -117,6 +117,13 @@ def test_it_honours_its_schema(case, world):
 
 def test_its_workflows_honour_the_schema(world):
     class Workflows(schema.as_state_machine()):
+        # Each scenario starts from the same data, so Hypothesis can replay and shrink one.
+        def setup(self):
+            self.savepoint = transaction.savepoint()
+
+        def teardown(self):
+            transaction.savepoint_rollback(self.savepoint)
+
         def before_call(self, case):
             # Ids come from the links (the token just created), so they are not swapped.
             self.headers = _aim(case, world, swap_ids=False)
