@@ -4,7 +4,9 @@ The same model methods as the console's page; the same roles (Operators and Admi
 everyone with a role reads them).
 """
 
+from django.core.validators import RegexValidator
 from django.shortcuts import get_object_or_404
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -12,7 +14,12 @@ from rest_framework.response import Response
 from agents.models import Agent
 from agents.runs import TestRun
 from api.access import access_for
-from api.serializers import ErrorSerializer, ListQuerySerializer, page_serializer
+from api.serializers import (
+    ErrorSerializer,
+    ListQuerySerializer,
+    StrictCharField,
+    page_serializer,
+)
 from api.views import ManagementView, _page, _valid
 from deployments.models import Role
 
@@ -44,33 +51,63 @@ class TestRunSerializer(serializers.Serializer):
     log = serializers.ListField(child=serializers.CharField(allow_blank=True))
 
 
-class TextField(serializers.CharField):
-    """A string, and only a string: 5 is not the queue "5"."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
+NOT_BLANK = RegexValidator(r"\S", "Name a queue.", code="blank")
 
 
 class TestRunCreateSerializer(serializers.Serializer):
-    agentId = serializers.UUIDField(required=False, help_text="Run on this agent only.")
-    queue = TextField(
-        required=False,
-        max_length=200,
-        help_text="Without agentId: any eligible agent serving this queue takes the run.",
-    )
+    """Exactly one of agentId (that agent only) or queue (any eligible agent serving it)."""
+
+    agentId = serializers.UUIDField(required=False)
+    queue = StrictCharField(required=False, max_length=200, validators=[NOT_BLANK])
 
     def validate(self, attrs):
-        if bool(attrs.get("agentId")) == bool(attrs.get("queue", "").strip()):
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError({k: "Not a field of a test run." for k in unknown})
+        if ("agentId" in attrs) == ("queue" in attrs):
             raise serializers.ValidationError("Give exactly one of agentId or queue.")
         return attrs
+
+
+# The schema says what `validate` checks: one of two shapes.
+CREATE_SCHEMA = {
+    "oneOf": [
+        {
+            "type": "object",
+            "title": "On one agent",
+            "properties": {"agentId": {"type": "string", "format": "uuid"}},
+            "required": ["agentId"],
+            "additionalProperties": False,
+        },
+        {
+            "type": "object",
+            "title": "On any eligible agent serving a queue",
+            "properties": {
+                "queue": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"\S"}
+            },
+            "required": ["queue"],
+            "additionalProperties": False,
+        },
+    ]
+}
+
+
+class OneOfBodySchema(AutoSchema):
+    """A raw request schema (CREATE_SCHEMA) is optional to drf-spectacular; this body is not."""
+
+    def _get_request_body(self, direction="request"):
+        body = super()._get_request_body(direction)
+        if body:
+            body["required"] = True
+        return body
 
 
 TestRunPageSerializer = page_serializer("TestRunPage", TestRunSerializer, "testRuns")
 
 
 class TestRunList(ManagementView):
+    schema = OneOfBodySchema()
+
     @extend_schema(
         operation_id="listTestRuns",
         tags=["Test runs"],
@@ -88,7 +125,7 @@ class TestRunList(ManagementView):
     @extend_schema(
         operation_id="createTestRun",
         tags=["Test runs"],
-        request=TestRunCreateSerializer,
+        request={"application/json": CREATE_SCHEMA},
         responses={200: TestRunSerializer, **ERRORS},
     )
     def post(self, request, org_id, dep_id):
@@ -101,7 +138,7 @@ class TestRunList(ManagementView):
             )
         run = TestRun.objects.start(
             deployment,
-            queue=data.get("queue", "").strip(),
+            queue=data.get("queue", "").strip(),  # "  gpu " serves queue gpu
             agent=agent,
             by=request.user,
             ip=self.ip(),

@@ -50,6 +50,8 @@ def test_it_lists_runs_newest_first(viewer, operator, url, deployment):
         {"queue": 5},
         {"queue": "q" * 201},
         {"agentId": "not-a-uuid"},
+        {"queue": "default", "priority": 1},
+        {"queue": None},
         [[[[[]]]]],
     ],
 )
