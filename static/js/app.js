@@ -1,6 +1,57 @@
 // Small behaviours wired to data-* attributes. Pages work without this file.
 (function () {
   "use strict";
+  // Styles that fold things away (the narrow-screen menu) apply only when this file can unfold them.
+  document.documentElement.classList.add("js");
+
+  // [data-nav-toggle]: shows or hides the navigation it controls (narrow screens).
+  document.addEventListener("click", function (e) {
+    var toggle = e.target.closest("[data-nav-toggle]");
+    if (!toggle) return;
+    var nav = document.getElementById(toggle.getAttribute("aria-controls"));
+    var open = toggle.getAttribute("aria-expanded") !== "true";
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    if (nav) nav.classList.toggle("is-open", open);
+  });
+
+  // A box that scrolls (a wide table, a long code block) must be reachable by keyboard to be
+  // scrolled without a mouse: make it a focusable, named region while its content overflows.
+  function markScrollables(root) {
+    (root || document).querySelectorAll(".table-wrap, pre").forEach(function (box) {
+      var scrolls = box.scrollWidth > box.clientWidth + 1 || box.scrollHeight > box.clientHeight + 1;
+      if (scrolls && !box.hasAttribute("tabindex")) {
+        var area = box.closest("section, .panel, .code-card, dialog, main");
+        var heading = area && area.querySelector("h1, h2, h3, .code-file");
+        box.setAttribute("tabindex", "0");
+        box.setAttribute("role", "region");
+        box.setAttribute("aria-label", (heading ? heading.textContent.trim() + ", " : "") + "scrolls");
+        box.setAttribute("data-scrollable", "");
+      } else if (!scrolls && box.hasAttribute("data-scrollable")) {
+        ["tabindex", "role", "aria-label", "data-scrollable"].forEach(function (a) { box.removeAttribute(a); });
+      }
+    });
+  }
+  // On phones tables read as cards (static/css/app.css); each cell shows its column's name,
+  // copied here from the table head so templates need no second copy of it.
+  function labelCells(root) {
+    (root || document).querySelectorAll(".table-wrap > table").forEach(function (table) {
+      var names = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) {
+        return th.textContent.trim();
+      });
+      table.querySelectorAll("tbody tr").forEach(function (row) {
+        Array.prototype.forEach.call(row.children, function (cell, i) {
+          if (names[i] && !cell.hasAttribute("data-label")) cell.setAttribute("data-label", names[i]);
+        });
+      });
+    });
+  }
+  var resizing;
+  window.addEventListener("resize", function () {
+    clearTimeout(resizing);
+    resizing = setTimeout(function () { markScrollables(); }, 150);
+  });
+  document.addEventListener("DOMContentLoaded", function () { labelCells(); markScrollables(); });
+  document.addEventListener("htmx:afterSettle", function () { labelCells(); markScrollables(); });
 
   // <time datetime data-ago>: show "12 s ago" next to the absolute time the server rendered,
   // so the server's HTML stays byte-identical between polls.
