@@ -26,13 +26,13 @@ AXE = Axe()
 # Row actions: whatever a user presses inside a table row.
 ROW_ACTIONS = "td a, td button, td input:not([type=hidden]), td select"
 
-MEASURE = """() => {
+MEASURE = """(selector) => {
   const width = window.innerWidth;
   const doc = document.documentElement.scrollWidth;
   const actions = [];
   // Behind a modal dialog nothing can be pressed; only the dialog's own actions count then.
   const scope = document.querySelector("dialog[open]") || document;
-  for (const el of scope.querySelectorAll(%r)) {
+  for (const el of scope.querySelectorAll(selector)) {
     if (!el.checkVisibility()) continue;
     // Scroll the window only: a user should not have to scroll a table sideways to act.
     const top = el.getBoundingClientRect().top + window.scrollY;
@@ -46,7 +46,7 @@ MEASURE = """() => {
   }
   window.scrollTo(0, 0);
   return {width, doc, actions};
-}""" % ROW_ACTIONS
+}"""
 
 
 @pytest.fixture
@@ -114,7 +114,7 @@ def _pages(deployment) -> dict[str, str]:
 
 def _problems(page, name: str, size: str) -> list[str]:
     found = []
-    m = page.evaluate(MEASURE)
+    m = page.evaluate(MEASURE, ROW_ACTIONS)
     if m["doc"] > m["width"]:
         found.append(f"{name}@{size}: document is {m['doc']} px wide in a {m['width']} px window")
     for action in m["actions"]:
