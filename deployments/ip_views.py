@@ -43,6 +43,8 @@ class Panel:
     lockout_token: str = ""
     ask_everything: bool = False
     everything_checked: bool = False
+    # "Allow this IP" asked, not yet confirmed: the address and the range it would add.
+    confirm_allow: dict | None = None
 
     @property
     def saved(self) -> list[str]:
@@ -181,7 +183,10 @@ def ip_ranges(request: HttpRequest, pk) -> HttpResponse:
 @login_required
 @require_POST
 def allow_ip(request: HttpRequest, pk) -> HttpResponse:
-    """Add one blocked address (as /32 or /128) to the saved list, through the same save path."""
+    """Add one blocked address (as /32 or /128) to the saved list, through the same save path.
+
+    Widening the list lets agents in, so the first press only asks; the answer carries
+    `confirm`, the address it was asked for."""
     deployment = get_deployment_for(request, pk, role=Role.ADMIN)
     ip = request.POST.get("ip", "").strip()
     current = list(deployment.allowed_ip_ranges or [])
@@ -191,6 +196,9 @@ def allow_ip(request: HttpRequest, pk) -> HttpResponse:
             raise ValidationError(
                 "%(ip)s is already allowed by the current list.", params={"ip": ip}
             )
+        if request.POST.get("confirm") != ip:
+            ask = {"ip": ip, "range": single}
+            return _respond(request, ip_ranges_panel(request, deployment, confirm_allow=ask))
         deployment.set_allowed_ip_ranges(
             [*current, single],
             by=request.user,

@@ -86,6 +86,8 @@ def world(deployment, admin, client):
     Agent.objects.filter(name="triggerer-0").update(
         cordoned_at=token.created_at, cordon_reason="Node drain for a kernel upgrade"
     )
+    deployment.allowed_ip_ranges = ["10.0.0.0/8", "127.0.0.1/32"]
+    deployment.save()
     ipranges.record_blocked(
         deployment.pk, "203.0.113.77", token_name="staging", agent_name="worker-edge-0"
     )
