@@ -95,6 +95,8 @@
     if (!target) return;
     var text = target.value !== undefined ? target.value : target.textContent;
     var done = function () {
+      var once = btn.closest("[data-once]");
+      if (once) once.setAttribute("data-copied", "");
       var label = btn.textContent;
       btn.textContent = "Copied";
       btn.setAttribute("data-copied", "true");
@@ -118,13 +120,62 @@
   }
   document.addEventListener("DOMContentLoaded", function () { upgradeDialogs(); });
 
+  // A one-time secret ([data-once]) warns before it is closed uncopied ([data-uncopied-warning]):
+  // Escape or "done" first shows the warning; Escape again, or its own button, closes.
+  function uncopied(root) {
+    var once = root && root.querySelector && root.querySelector("[data-once]");
+    return once && !once.hasAttribute("data-copied") ? once : null;
+  }
+  function warnUncopied(once) {
+    var warning = once.querySelector("[data-uncopied-warning]");
+    if (warning) warning.hidden = false;
+    var copy = once.querySelector("[data-copy]");
+    if (copy) copy.focus();
+  }
+  document.addEventListener("copy", function (e) {
+    var once = e.target.closest && e.target.closest("[data-once]");
+    if (once) once.setAttribute("data-copied", "");
+  });
+  document.addEventListener("cancel", function (e) {
+    var once = uncopied(e.target);
+    var warning = once && once.querySelector("[data-uncopied-warning]");
+    if (once && warning && warning.hidden && e.cancelable) { e.preventDefault(); warnUncopied(once); }
+  }, true);
+
+  // After the section reloads, focus returns to the button that opened the dialog.
+  function focusOpenerAfterSwap(dialogId) {
+    document.addEventListener("htmx:afterSettle", function refocus() {
+      document.removeEventListener("htmx:afterSettle", refocus);
+      var opener = document.querySelector('[data-open-dialog="' + dialogId + '"]');
+      if (opener) opener.focus();
+    });
+  }
+  var leaving = false;
+  document.addEventListener("click", function (e) {
+    var done = e.target.closest && e.target.closest("[data-once-done]");
+    if (!done) return;
+    var dialog = done.closest("dialog");
+    var once = !leaving && uncopied(dialog || document);
+    if (once) {
+      // Before htmx sees the click: the section must not reload yet.
+      e.preventDefault();
+      e.stopPropagation();
+      warnUncopied(once);
+      return;
+    }
+    if (dialog && dialog.id) focusOpenerAfterSwap(dialog.id);
+  }, true);
+
   // A dialog that showed a one-time secret reloads its section however it is closed (Escape
   // included), so the value leaves the page.
   document.addEventListener("close", function (e) {
     // Skip the close that upgradeDialogs causes: the dialog is open again by then.
     if (e.target.open) return;
     var done = e.target.querySelector && e.target.querySelector("[data-once-done]");
-    if (done && done.isConnected) done.click();
+    if (done && done.isConnected) {
+      leaving = true;
+      try { done.click(); } finally { leaving = false; }
+    }
   }, true);
 })();
 
