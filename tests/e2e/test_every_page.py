@@ -1,6 +1,6 @@
 """Every page at a laptop's and a phone's size: nothing wider than the window, every row action on
-screen and not covered, and no serious or critical axe-core finding (axe runs from the copy that
-ships inside the axe-playwright-python package; nothing is fetched)."""
+screen and not covered, nothing missing, and no serious or critical axe-core finding (axe runs from
+the copy that ships inside the axe-playwright-python package; nothing is fetched)."""
 
 import os
 from pathlib import Path
@@ -146,6 +146,11 @@ def test_it_fits_every_page_to_the_window_with_no_serious_accessibility_finding(
     context = browser.new_context(viewport={"width": width, "height": height})
     page = context.new_page()
     problems = []
+    # Nothing a page asks for is missing (the favicon included).
+    page.on(
+        "response",
+        lambda r: r.status >= 400 and problems.append(f"{r.url} answered {r.status}"),
+    )
 
     page.goto(live_server.url + reverse("login"))
     problems += _problems(page, "login", size)
@@ -160,5 +165,7 @@ def test_it_fits_every_page_to_the_window_with_no_serious_accessibility_finding(
         page.goto(live_server.url + path)
         page.wait_for_load_state("networkidle")
         problems += _problems(page, name, size)
+    favicon = page.request.get(live_server.url + "/favicon.ico")
+    assert favicon.ok and favicon.headers["content-type"] == "image/svg+xml"
     context.close()
     assert not problems, "\n".join(problems)
