@@ -449,12 +449,16 @@ def recent_blocked(deployment_id) -> list[dict]:
     """
     seen_key, count_key, who_key = _blocked_keys(deployment_id)
     try:
-        seen = _redis().zrevrange(seen_key, 0, BLOCKED_KEEP - 1, withscores=True)
-        counts, whos = [], []
+        seen: list[tuple[bytes, float]] = _redis().zrevrange(  # type: ignore[assignment]  # sync client
+            seen_key, 0, BLOCKED_KEEP - 1, withscores=True
+        )
+        counts: list[bytes | None] = []
+        whos: list[bytes | None] = []
         if seen:
+            members = [member for member, _ in seen]
             pipe = _redis().pipeline(transaction=False)
-            pipe.hmget(count_key, [member for member, _ in seen])
-            pipe.hmget(who_key, [member for member, _ in seen])
+            pipe.hmget(count_key, members)
+            pipe.hmget(who_key, members)
             counts, whos = pipe.execute()
     except redis.RedisError:
         log.warning("Could not read blocked agent requests", exc_info=True)
