@@ -10,7 +10,7 @@ from axe_playwright_python.sync_playwright import Axe
 from django.conf import settings
 from django.test import Client
 from django.urls import reverse
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, expect
 
 from agents.models import Agent
 from api.models import ApiToken
@@ -165,6 +165,17 @@ def test_it_fits_every_page_to_the_window_with_no_serious_accessibility_finding(
         page.goto(live_server.url + path)
         page.wait_for_load_state("networkidle")
         problems += _problems(page, name, size)
+    if size == "phone":
+        # The sidebar folds into a menu that the keyboard opens.
+        page.goto(live_server.url + reverse("workspaces"))
+        nav = page.get_by_role("navigation", name="Main")
+        expect(nav).to_be_hidden()
+        menu = page.get_by_role("button", name="Menu")
+        menu.focus()
+        page.keyboard.press("Enter")
+        expect(menu).to_have_attribute("aria-expanded", "true")
+        expect(nav.get_by_role("link", name="Workspaces")).to_be_visible()
+        page.screenshot(path=str(SHOTS / f"menu-{size}.png"))
     favicon = page.request.get(live_server.url + "/favicon.ico")
     assert favicon.ok and favicon.headers["content-type"] == "image/svg+xml"
     context.close()
