@@ -45,13 +45,33 @@
       });
     });
   }
+  // role="tablist": one Tab stop (the selected tab); the arrow keys move between the tabs.
+  function rovingTabs(root) {
+    (root || document).querySelectorAll("[role=tablist]").forEach(function (list) {
+      list.querySelectorAll("[role=tab]").forEach(function (tab) {
+        tab.setAttribute("tabindex", tab.getAttribute("aria-selected") === "true" ? "0" : "-1");
+      });
+    });
+  }
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "ArrowLeft" && e.key !== "ArrowRight" && e.key !== "Home" && e.key !== "End") return;
+    var tab = e.target.closest && e.target.closest("[role=tablist] [role=tab]");
+    if (!tab) return;
+    var tabs = Array.prototype.slice.call(tab.closest("[role=tablist]").querySelectorAll("[role=tab]"));
+    var i = tabs.indexOf(tab);
+    var next = e.key === "Home" ? 0 : e.key === "End" ? tabs.length - 1
+      : (i + (e.key === "ArrowRight" ? 1 : -1) + tabs.length) % tabs.length;
+    e.preventDefault();
+    tabs.forEach(function (t, j) { t.setAttribute("tabindex", j === next ? "0" : "-1"); });
+    tabs[next].focus();
+  });
   var resizing;
   window.addEventListener("resize", function () {
     clearTimeout(resizing);
     resizing = setTimeout(function () { markScrollables(); }, 150);
   });
-  document.addEventListener("DOMContentLoaded", function () { labelCells(); markScrollables(); });
-  document.addEventListener("htmx:afterSettle", function () { labelCells(); markScrollables(); });
+  document.addEventListener("DOMContentLoaded", function () { labelCells(); markScrollables(); rovingTabs(); });
+  document.addEventListener("htmx:afterSettle", function () { labelCells(); markScrollables(); rovingTabs(); });
 
   // <time datetime data-ago>: show "12 s ago" next to the absolute time the server rendered,
   // so the server's HTML stays byte-identical between polls.

@@ -115,8 +115,15 @@ def test_it_takes_a_keyboard_user_through_creating_copying_and_closing_a_token(
     while presses < 10 and not opener.evaluate("el => el === document.activeElement"):
         page.keyboard.press("Tab")
         presses += 1
-    # Three deployment tabs, the Agents/Tokens switch, then the button.
-    assert presses <= 6, f"{presses} Tab presses from the content to + Agent Token"
+    # Three deployment tabs, the selected view of the Agents/Tokens/Queues switch, the button.
+    assert presses <= 5, f"{presses} Tab presses from the content to + Agent Token"
+    # Within the switch, the arrow keys move between views.
+    page.keyboard.press("Shift+Tab")
+    expect(page.get_by_role("tab", name="Tokens")).to_be_focused()
+    page.keyboard.press("ArrowLeft")
+    expect(page.get_by_role("tab", name="Queues")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(opener).to_be_focused()
 
     page.keyboard.press("Enter")
     dialog = page.get_by_role("dialog", name="Create an agent token")
