@@ -179,6 +179,8 @@ class Command(BaseCommand):
             "demo",
             "--component",
             "worker,dag-processor,triggerer",
+            # Busy slots, so a cordoned demo worker can be watched draining.
+            "--simulate-work",
         ]
         return [("demo-agents", argv)]
 
