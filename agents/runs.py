@@ -190,34 +190,37 @@ def why_not_taken(run: TestRun) -> str:
         if agent is None:
             return "The agent was deleted before it could take the run."
         candidates = [agent]
-        subject = f"agent {agent.name}"
     else:
         candidates = [
             a
             for a in Agent.objects.live().filter(deployment_id=run.deployment_id)
             if run.queue in (a.queues or [])
         ]
-        subject = f"queue {run.queue}"
         if not candidates:
-            return f"No agent serves {subject}."
+            return f"No agent serves queue {run.queue}."
     healthy = _healthy(run.deployment_id, candidates)
-    if not healthy:
-        return (
-            f"No healthy agent serves {subject}."
-            if not run.agent_id
-            else (f"The {subject} is not healthy.")
-        )
     open_ = [a for a in healthy if not a.is_cordoned]
-    if not open_:
-        return (
-            f"Every healthy agent serving {subject} is cordoned."
-            if not run.agent_id
-            else (f"The {subject} is cordoned.")
-        )
+    free = [a for a in open_ if a.slots_used < a.slots_total]
+    if run.agent_id:
+        name = candidates[0].name
+        if not healthy:
+            return f"Agent {name} is not healthy."
+        if not open_:
+            return f"Agent {name} is cordoned."
+        if not free:
+            return f"Agent {name} had no free slot."
+        late = f"Agent {name} did not heartbeat"
+    else:
+        if not healthy:
+            return f"No healthy agent serves queue {run.queue}."
+        if not open_:
+            return f"Every healthy agent serving queue {run.queue} is cordoned."
+        if not free:
+            return f"No free slot on the healthy agents serving queue {run.queue}."
+        late = f"No eligible agent serving queue {run.queue} heartbeated"
     return (
-        f"No free slot on the healthy agents serving {subject}."
-        if not run.agent_id
-        else (f"The {subject} had no free slot.")
+        f"{late} before the deadline ({settings.TEST_RUN_TIMEOUT_SECONDS} s; agents heartbeat "
+        f"every {settings.HEARTBEAT_INTERVAL_SECONDS} s)."
     )
 
 

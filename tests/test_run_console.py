@@ -16,6 +16,7 @@ import time
 import uuid
 from pathlib import Path
 
+import httpx
 import redis
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
@@ -80,6 +81,45 @@ def _listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def _test_runs(var_dir: str, base: str, password: str, worker: str) -> tuple[str, float, str]:
+    """Log in as the admin, start a test run on the worker and one on a queue nobody serves;
+    returns the first run's finished panel, how long it took, and the second's."""
+    with sqlite3.connect(f"{var_dir}/db.sqlite3") as db:
+        (dep,) = db.execute("SELECT id FROM deployments_deployment").fetchone()
+    runs_url = f"{base}/deployments/{uuid.UUID(dep)}/test-runs/"
+    with httpx.Client(base_url=base, timeout=10) as http:
+        http.get("/login/")
+        logged_in = http.post(
+            "/login/", data={"username": "admin", "password": password, **_csrf(http)}
+        )
+        assert logged_in.status_code == 302 and logged_in.headers["location"] == "/"
+
+        def start(**form) -> str:
+            http.get(runs_url)
+            answer = http.post(runs_url, data={**form, **_csrf(http)})
+            assert answer.status_code == 302, answer.text
+            return answer.headers["location"]
+
+        on_nothing = start(queue="nowhere")
+        began = time.monotonic()
+        on_worker = start(agent=str(uuid.UUID(worker)), queue="")
+        passed = _wait_for(lambda: _finished(http, on_worker), 40)
+        took = time.monotonic() - began
+        nowhere = _wait_for(lambda: _finished(http, on_nothing), 40)
+    assert passed and 'data-run-state="passed"' in passed, passed
+    assert nowhere and 'data-run-state="failed"' in nowhere, nowhere
+    return passed, took, nowhere
+
+
+def _csrf(http: httpx.Client) -> dict:
+    return {"csrfmiddlewaretoken": http.cookies["csrftoken"]}
+
+
+def _finished(http: httpx.Client, url: str) -> str | None:
+    page = http.get(url).text
+    return page if re.search(r'data-run-state="(passed|failed|timed_out)"', page) else None
+
+
 class _Lines:
     """The console's output, line by line with the time each arrived; a line that names the URL
     is checked against the port the moment it arrives."""
@@ -110,7 +150,8 @@ def test_make_run_starts_a_live_demo_fleet_and_ctrl_c_stops_everything():
         for k, v in os.environ.items()
         if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_ALLOW_ASYNC_UNSAFE", "DEMO_AGENTS"}
     }
-    env.update(VAR_DIR=var_dir, ADDR=addr)
+    # A short deadline, so the run that nobody can take fails within the test.
+    env.update(VAR_DIR=var_dir, ADDR=addr, TEST_RUN_TIMEOUT_SECONDS="20")
     console = subprocess.Popen(
         [sys.executable, "manage.py", "run_console"],
         cwd=ROOT,
@@ -134,6 +175,8 @@ def test_make_run_starts_a_live_demo_fleet_and_ctrl_c_stops_everything():
         time.sleep(30)
         idle = [line for _, line in out.lines[before:]]
         at_rest = [line for _, line in out.lines]
+        worker = next(pk for pk, component in fleet.items() if component == "worker")
+        runs = _test_runs(var_dir, f"http://{addr}", at_rest[-1].split(": ", 1)[1], worker)
     finally:
         console.send_signal(signal.SIGINT)
         console.wait(timeout=60)
@@ -148,6 +191,13 @@ def test_make_run_starts_a_live_demo_fleet_and_ctrl_c_stops_everything():
     kept = Path(var_dir) / "admin-password"
     assert kept.read_text().strip() == password
     assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    # A test run on the demo worker passes within 20 s and shows every check; one on a queue no
+    # agent serves fails at its deadline, saying so.
+    passed, took, nowhere = runs
+    assert took < 20, f"the test run took {took:.1f} s"
+    for check in ("clock", "proxy", "versions", "secrets_backend", "xcom_backend", "dag_source"):
+        assert f'data-check="{check}"' in passed
+    assert "No agent serves queue nowhere." in nowhere
     with sqlite3.connect(f"{var_dir}/db.sqlite3") as db:
         (description,) = db.execute(
             "SELECT description FROM tokens_agenttoken WHERE revoked_at IS NULL"
