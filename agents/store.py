@@ -162,8 +162,45 @@ def seen_many(dep, agent_ids: list) -> dict[str, float | None]:
     return dict(zip(ids, client().zmscore(k_seen(dep), ids), strict=True))
 
 
-def count_seen_since(dep, since: float) -> int:
-    return client().zcount(k_seen(dep), since, "+inf")
+def seen_ids_after(dep, after: float, until: float | str = "+inf") -> list[str]:
+    """Ids of the agents whose last heartbeat is later than `after` (and at most `until`)."""
+    return [m.decode() for m in client().zrangebyscore(k_seen(dep), f"({after}", until)]
+
+
+def seen_ids(dep) -> list[str]:
+    return [m.decode() for m in client().zrange(k_seen(dep), 0, -1)]
+
+
+def drop_seen(dep, agent_ids: list[str]) -> None:
+    if agent_ids:
+        client().zrem(k_seen(dep), *agent_ids)
+
+
+def clock(dep, *, counts_after: list[float]) -> tuple[bytes | None, bytes | None, int, list[int]]:
+    """(epoch, table counter, agents in the seen set, agents seen later than each of
+    `counts_after`), in one round trip."""
+    pipe = client().pipeline(transaction=False)
+    pipe.mget(EPOCH, k_ver(dep))
+    pipe.zcard(k_seen(dep))
+    for after in counts_after:
+        pipe.zcount(k_seen(dep), f"({after}", "+inf")
+    (epoch_raw, ver), present, *counts = pipe.execute()
+    return epoch_raw, ver, present, counts
+
+
+def poll_clock(
+    dep, key: str, *, windows: list[tuple[float, float]], after: float
+) -> tuple[bytes | None, bytes | None, bytes | None, list[int], int]:
+    """The poll's fast path, in one round trip: `key`'s value, the epoch, the table counter,
+    how many heartbeat times fall in each (low, high] window, and how many are later than
+    `after`."""
+    pipe = client().pipeline(transaction=False)
+    pipe.mget(key, EPOCH, k_ver(dep))
+    for low, high in windows:
+        pipe.zcount(k_seen(dep), f"({low}", high)
+    pipe.zcount(k_seen(dep), f"({after}", "+inf")
+    (value, epoch_raw, ver), *counts, later = pipe.execute()
+    return value, epoch_raw, ver, counts, later
 
 
 def epoch() -> float | None:

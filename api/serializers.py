@@ -12,7 +12,9 @@ MAX_OFFSET = 1_000_000_000
 DEFAULT_LIMIT = 20
 
 AGENT_STATUSES = [s.value.upper() for s in Status]
-FILTER_STATUSES = [s.value.upper() for s in (Status.HEALTHY, Status.UNHEALTHY, Status.CORDONED)]
+FILTER_STATUSES = [
+    s.value.upper() for s in (Status.HEALTHY, Status.UNHEALTHY, Status.CORDONED, Status.UNKNOWN)
+]
 
 
 def component_name(value: str) -> str:
@@ -140,7 +142,6 @@ class AgentListQuerySerializer(ListQuerySerializer):
         "component": "component",
         "version": "version",
         "createdAt": "first_seen_at",
-        "lastHeartbeatAt": "last_heartbeat_at",
     }
 
     status = serializers.ChoiceField(choices=FILTER_STATUSES, required=False)
@@ -153,19 +154,27 @@ class SlotsSerializer(serializers.Serializer):
     total = serializers.IntegerField(source="slots_total")
 
 
+class ComponentField(serializers.ChoiceField):
+    def to_representation(self, value):
+        return component_name(value)
+
+
 class AgentSerializer(serializers.Serializer):
-    # The view sets the api_* attributes: they come from Redis, not from the row.
+    # Serialises liveness.LiveAgent rows: status and heartbeat time come from the liveness
+    # rule (Redis), everything else from the agent.
     id = serializers.UUIDField()
     name = serializers.CharField()
-    status = serializers.ChoiceField(choices=AGENT_STATUSES, source="api_status")
-    statusReason = serializers.CharField(source="api_status_reason", allow_null=True)
+    status = serializers.ChoiceField(choices=AGENT_STATUSES, source="liveness.status_name")
+    statusReason = serializers.CharField(source="liveness.reason", allow_null=True)
     isCordoned = serializers.BooleanField(source="is_cordoned")
     cordoningReason = serializers.CharField(source="cordon_state", allow_null=True)
-    lastHeartbeatAt = serializers.DateTimeField(source="api_last_heartbeat", allow_null=True)
+    lastHeartbeatAt = serializers.DateTimeField(
+        source="liveness.last_known_heartbeat_at", allow_null=True
+    )
     version = serializers.CharField()
     queues = serializers.ListField(child=serializers.CharField())
     slots = SlotsSerializer(source="*")
-    component = serializers.ChoiceField(choices=list(COMPONENTS), source="api_component")
+    component = ComponentField(choices=list(COMPONENTS))
     hostname = serializers.CharField()
     createdAt = serializers.DateTimeField(source="first_seen_at")
     deletedAt = serializers.DateTimeField(source="deleted_at", allow_null=True)

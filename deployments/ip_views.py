@@ -7,6 +7,7 @@ submit buttons, so it works without JavaScript. With htmx, each answer is the pa
 import hashlib
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
@@ -43,6 +44,10 @@ class Panel:
     lockout_token: str = ""
     ask_everything: bool = False
     everything_checked: bool = False
+
+    @property
+    def healthy_seconds(self) -> int:
+        return settings.AGENT_HEALTHY_SECONDS
 
     @property
     def saved(self) -> list[str]:
@@ -146,12 +151,13 @@ def ip_ranges(request: HttpRequest, pk) -> HttpResponse:
             ),
         )
 
-    blocked, healthy = ipranges.lockout_preview(deployment, parsed)
+    lockout = ipranges.lockout_preview(deployment, parsed)
+    blocked = lockout.blocked
     token = _lockout_token(parsed, blocked)
     confirmed = bool(blocked) and request.POST.get("confirm_lockout") == token
     state = {
         "rows": rows or [Row("")],
-        "preview": {"blocked": blocked, "healthy": healthy},
+        "preview": {"lockout": lockout, "message": ipranges.lockout_message(lockout)},
         "lockout_token": token if blocked else "",
         "ask_everything": everything,
         "everything_checked": everything,

@@ -71,7 +71,7 @@ def test_restrict_ranges_see_the_lockout_then_allow_a_blocked_address(
 
     panel.get_by_role("button", name="Preview impact").click()
     impact = panel.locator("[data-impact]")
-    expect(impact).to_contain_text("This change would block 1 of 2 healthy agents.")
+    expect(impact).to_contain_text("This change would block 1 of 2 connected agents.")
     expect(impact).to_contain_text("worker-local")
     expect(impact).to_contain_text("127.0.0.1")
     expect(impact).not_to_contain_text("worker-vpc")
