@@ -3,9 +3,10 @@
 Per deployment:
 - `ra:{dep}:agents`  hash  name -> {"id", "cordon"}: who is registered, and whether cordoned, so a
                      steady-state heartbeat needs no SQL. Filled from the database on a miss.
-- `ra:{dep}:seen`    zset  agent id -> time of its last heartbeat. The source of truth for health.
+- `ra:{dep}:seen`    zset  agent id -> time of its last heartbeat. The source of truth for
+                     liveness; agents/liveness.py reads it through the functions below.
 - `ra:{dep}:hb`      hash  agent id -> the last heartbeat body, waiting for the flush.
-- `ra:{dep}:ver`     counter that changes whenever what the Agents table shows changes.
+- `ra:{dep}:ver`     counter that changes whenever something the Agents table shows is written.
 Global:
 - `ra:dirty`         set of deployments with heartbeats waiting for the flush.
 - `ra:epoch`         when this Redis first held our data: younger than the health threshold means
@@ -162,6 +163,10 @@ def seen_many(dep, agent_ids: list) -> dict[str, float | None]:
     return dict(zip(ids, client().zmscore(k_seen(dep), ids), strict=True))
 
 
+def count_seen_since(dep, since: float) -> int:
+    return client().zcount(k_seen(dep), since, "+inf")
+
+
 def seen_ids_after(dep, after: float, until: float | str = "+inf") -> list[str]:
     """Ids of the agents whose last heartbeat is later than `after` (and at most `until`)."""
     return [m.decode() for m in client().zrangebyscore(k_seen(dep), f"({after}", until)]
@@ -213,39 +218,12 @@ def mark_epoch() -> None:
 
 
 def version(dep) -> str:
-    """The Agents table's version: changes whenever what the table shows changes.
-
-    The epoch is part of it so that a Redis that lost its data (and restarted its counters) can
-    never hand out a version a browser already holds.
-    """
-    return version_and_epoch(dep)[0]
-
-
-def version_and_epoch(dep) -> tuple[str, float]:
-    """The table version and the epoch it is built on, in one round trip."""
+    """The change counter, with the epoch it counts from, so that a Redis that lost its data
+    (and restarted its counters) never repeats a value. The Agents table's poll version starts
+    with it (see liveness.Fleet.version)."""
     epoch_raw, ver = client().mget(EPOCH, k_ver(dep))
-    if epoch_raw is None:
-        mark_epoch()
-        epoch_raw = client().get(EPOCH) or b"0"
-    return _version(epoch_raw, ver), float(epoch_raw)
-
-
-def version_if(dep, key: str) -> tuple[bytes | None, str | None]:
-    """`key`'s value and the table version, in one round trip (the poll's fast path)."""
-    value, epoch_raw, ver = client().mget(key, EPOCH, k_ver(dep))
-    return value, None if epoch_raw is None else _version(epoch_raw, ver)
-
-
-def _version(epoch_raw: bytes, ver: bytes | None) -> str:
-    return f"{float(epoch_raw):.0f}.{int(ver or 0)}"
+    return f"{float(epoch_raw or 0):.0f}.{int(ver or 0)}"
 
 
 def bump(dep) -> None:
     client().incr(k_ver(dep))
-
-
-def bump_for_time(dep, every: int) -> None:
-    """Bump at most once per `every` seconds: heartbeat times move all the time, and re-rendering
-    the table for each of them would make every poll a full render."""
-    if client().set(f"ra:{dep}:tbump", 1, nx=True, ex=every):
-        bump(dep)
