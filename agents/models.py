@@ -344,14 +344,20 @@ class Agent(models.Model):
         transaction.on_commit(run)
 
     def cordon(self, *, by, reason: str = "", ip: str | None = None) -> bool:
-        """Stop new work going to the agent; running work continues. False if nothing changed."""
+        """Stop new work going to the agent; running work continues. On a cordoned agent, a new
+        reason replaces the old one. False if nothing changed."""
         reason = reason.strip()
         with transaction.atomic():
-            changed = (
-                Agent.objects.live()
-                .filter(pk=self.pk, cordoned_at__isnull=True)
-                .update(cordoned_at=timezone.now(), cordoned_by=by, cordon_reason=reason)
+            live = Agent.objects.live().filter(pk=self.pk)
+            changed = live.filter(cordoned_at__isnull=True).update(
+                cordoned_at=timezone.now(), cordoned_by=by, cordon_reason=reason
             )
+            if not changed and reason:
+                changed = (
+                    live.filter(cordoned_at__isnull=False)
+                    .exclude(cordon_reason=reason)
+                    .update(cordoned_by=by, cordon_reason=reason)
+                )
             if not changed:
                 return False
             self.refresh_from_db()

@@ -219,7 +219,8 @@ class AgentAction(ManagementView):
         operation_id="actOnAgent",
         tags=["Agents"],
         description="CORDON: the agent takes no new work, running work continues. "
-        "UNCORDON: it takes work again. Repeating an action changes nothing.",
+        "UNCORDON: it takes work again. CORDON of a cordoned agent with a new reason replaces "
+        "the reason; otherwise repeating an action changes nothing.",
         request=s.AgentActionSerializer,
         responses={200: s.AgentSerializer, **ERRORS},
     )
