@@ -174,7 +174,7 @@ class AgentList(ManagementView):
             rows = rows.filter(component=s.COMPONENTS[query["component"]])
         fleet = liveness.read(deployment.pk)
         if query.get("status"):
-            if not fleet.ok:
+            if not fleet.ok and query["status"] != "UNKNOWN":
                 raise HealthUnknown()
             try:
                 rows = rows.filter(fleet.status_q(query["status"].lower()))
