@@ -44,16 +44,16 @@ class AgentAdmin(admin.ModelAdmin):
     def status(self, agent: Agent) -> str:
         live = liveness.of(agent)
         if live.last_heartbeat_at is not None:
-            when = f"last heartbeat {live.last_heartbeat_at:%Y-%m-%d %H:%M:%S} UTC"
-            when += f", {live.silent_for:.0f} s ago"
-        elif live.status == liveness.Status.TERMINATED:
-            when = ""
+            exact = f"last heartbeat {live.last_heartbeat_at:%Y-%m-%d %H:%M:%S} UTC"
+            when = f"{live.silent_for:.0f} s ago"
         else:
-            when = "no heartbeat time in the heartbeat store"
+            exact = live.reason or ""
+            when = "" if live.status == liveness.Status.TERMINATED else "no heartbeat time"
         return format_html(
-            '<span data-status="{}" title="{}">{}</span> <span class="help">{}</span>',
+            '<span data-status="{}" title="{}" style="white-space: nowrap">{}'
+            ' <span class="help">{}</span></span>',
             live.status,
-            live.reason or "",
+            exact,
             liveness.Status(live.status).label,
             when,
         )

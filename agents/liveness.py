@@ -288,24 +288,40 @@ def counts(fleet: Fleet, agents) -> Counts:
     cordoned = agents.filter(cordoned_at__isnull=False).values_list("pk", flat=True)
     cordoned_ids = [str(pk) for pk in cordoned]
     try:
-        pipe = store.client().pipeline(transaction=False)
-        pipe.zcount(store.k_seen(fleet.deployment_id), f"({fleet.silent_before}", "+inf")
-        pipe.zcard(store.k_seen(fleet.deployment_id))
-        if cordoned_ids:
-            pipe.zmscore(store.k_seen(fleet.deployment_id), cordoned_ids)
-        beating, present, *rest = pipe.execute()
+        beating, present, scores = store.seen_counts(
+            fleet.deployment_id, after=fleet.silent_before, ids=cordoned_ids
+        )
     except store.Unavailable:
         return Counts(total, None, None, None, total, None)
-    scores = rest[0] if rest else []
     cordoned_beating = sum(1 for ts in scores if ts is not None and ts > fleet.silent_before)
     unknown = unknown_cordoned = 0
     if fleet.in_grace:
-        unknown = max(0, total - present)
+        unknown = total - present
         unknown_cordoned = sum(1 for ts in scores if ts is None)
-    healthy = max(0, beating - cordoned_beating)
-    unhealthy = max(0, total - healthy - cordoned_beating - unknown)
+    healthy = beating - cordoned_beating
+    if present > total or healthy + cordoned_beating + unknown > total:
+        # Redis holds times of agents the database no longer has (deleted while Redis was
+        # unreachable, or removed by hand; the sweep drops them): count exactly instead.
+        try:
+            return _exact_counts(fleet, agents, total)
+        except store.Unavailable:
+            return Counts(total, None, None, None, total, None)
+    unhealthy = total - healthy - cordoned_beating - unknown
     unhealthy_cordoned = len(cordoned_ids) - cordoned_beating - unknown_cordoned
     return Counts(total, healthy, unhealthy, cordoned_beating, unknown, unhealthy_cordoned)
+
+
+def _exact_counts(fleet: Fleet, agents, total: int) -> Counts:
+    n = {s: agents.filter(fleet.status_q(s)).count() for s in PROBLEM_ORDER}
+    silent_cordoned = agents.filter(fleet.status_q(Status.UNHEALTHY), cordoned_at__isnull=False)
+    return Counts(
+        total,
+        n[Status.HEALTHY],
+        n[Status.UNHEALTHY],
+        n[Status.CORDONED],
+        n[Status.UNKNOWN],
+        silent_cordoned.count(),
+    )
 
 
 def connected(fleet: Fleet, agents) -> list[LiveAgent] | None:

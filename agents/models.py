@@ -213,12 +213,11 @@ class AgentQuerySet(models.QuerySet["Agent"]):
                 )
             )
             store.reconcile(dep, {a.name: (str(a.pk), a.cordon_state) for a in live})
-            # Times of agents deleted while Redis was unreachable: once silent, they would
-            # otherwise count as beating-or-silent agents nobody can see.
+            # Times of agents deleted while Redis was unreachable (or removed from the database
+            # by hand). `seen` was read before the rows, and a new agent's row is committed
+            # before its first time is written, so an id missing from the rows is gone.
             ids = {str(a.pk) for a in live}
-            store.drop_seen(
-                dep, [i for i, ts in seen.items() if i not in ids and ts <= fleet.silent_before]
-            )
+            store.drop_seen(dep, [i for i in seen if i not in ids])
             moved = []
             for agent in live:
                 ts = seen.get(str(agent.pk))

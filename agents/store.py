@@ -167,6 +167,18 @@ def count_seen_since(dep, since: float) -> int:
     return client().zcount(k_seen(dep), since, "+inf")
 
 
+def seen_counts(dep, *, after: float, ids: list[str]) -> tuple[int, int, list[float | None]]:
+    """(agents seen later than `after`, agents in the set, the times of `ids`), in one round
+    trip."""
+    pipe = client().pipeline(transaction=False)
+    pipe.zcount(k_seen(dep), f"({after}", "+inf")
+    pipe.zcard(k_seen(dep))
+    if ids:
+        pipe.zmscore(k_seen(dep), ids)
+    later, present, *scores = pipe.execute()
+    return later, present, scores[0] if scores else []
+
+
 def seen_ids_after(dep, after: float, until: float | str = "+inf") -> list[str]:
     """Ids of the agents whose last heartbeat is later than `after` (and at most `until`)."""
     return [m.decode() for m in client().zrangebyscore(k_seen(dep), f"({after}", until)]

@@ -28,15 +28,19 @@
     });
   }
   // Other <time datetime>: the viewer's own time zone, named; the exact UTC time is the title.
-  var localFormat = new Intl.DateTimeFormat(undefined, {
-    year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
-    timeZoneName: "short"
-  });
+  function localFormat(withYear) {
+    return new Intl.DateTimeFormat(undefined, {
+      year: withYear ? "numeric" : undefined, month: "short", day: "numeric",
+      hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short"
+    });
+  }
+  var thisYear = localFormat(false), otherYear = localFormat(true);
   function localTimes(root) {
     (root || document).querySelectorAll("time[datetime]:not([data-ago]):not([data-live])").forEach(function (el) {
       var t = Date.parse(el.getAttribute("datetime"));
       if (isNaN(t)) return;
-      el.textContent = localFormat.format(new Date(t));
+      var d = new Date(t);
+      el.textContent = (d.getFullYear() === new Date().getFullYear() ? thisYear : otherYear).format(d);
       if (!el.title) el.title = new Date(t).toISOString().replace("T", " ").slice(0, 19) + " UTC";
     });
   }
