@@ -59,7 +59,7 @@ def agents_table(request: HttpRequest, pk) -> HttpResponse:
     deployment = get_deployment_for(request, pk)
     ctx = {"deployment": deployment, **_table_context(request, deployment)}
     response = TemplateResponse(request, "agents/agents.html#agent-table", ctx)
-    if request.htmx and not version:
+    if request.htmx and "v" not in request.GET:
         # A change of filters, sort or page (not a poll): the address bar follows, so reload,
         # back and a shared link show the same view. Typing a search replaces the entry.
         header = "HX-Replace-Url" if request.htmx.trigger_name == "q" else "HX-Push-Url"
@@ -97,7 +97,9 @@ def _table_context(request: HttpRequest, deployment) -> dict:
             store.client().set(key, 1, ex=ACCESS_TTL)
 
     query = {k: v for k, v in filters.items() if v and not _default(k, v)}
-    poll = dict(query, **({"v": fleet.version} if fleet.version else {}))
+    # Always a `v`, empty when Redis cannot be read: it is what tells a poll from a change of
+    # filters, which moves the address bar.
+    poll = dict(query, v=fleet.version or "")
     base = reverse("agents-table", args=[deployment.pk])
     return {
         "agents": shown,

@@ -99,6 +99,10 @@ def test_with_redis_down_nothing_guesses_health(
     assert unknown["status"] == "UNKNOWN"
     counts = viewer_client.get(reverse("deployment", args=[deployment.pk])).context["counts"]
     assert (counts.healthy, counts.unknown, counts.total) == (None, 1, 1)
+    poll = viewer_client.get(reverse("agents", args=[deployment.pk])).context["poll_url"]
+    assert poll.endswith("?v=")
+    response = viewer_client.get(poll, headers={"HX-Request": "true"})
+    assert response.status_code == 200 and "HX-Push-Url" not in response  # a poll, not a filter
 
     # Who is connected cannot be known, so the guards still ask before a lock-out.
     url = reverse("ip-ranges", args=[deployment.pk])
