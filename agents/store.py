@@ -14,6 +14,7 @@ Global:
 """
 
 import contextlib
+import functools
 import json
 import time
 
@@ -205,19 +206,36 @@ def clock(dep, *, counts_after: list[float]) -> tuple[bytes | None, bytes | None
     return epoch_raw, ver, present, counts
 
 
+# The poll's fast path as one script: one command to send and parse instead of a pipeline of
+# four, which more than halved the Python-side cost of an unchanged poll.
+_POLL_CLOCK = """
+local seen = KEYS[4]
+return {
+  redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2]), redis.call('GET', KEYS[3]),
+  redis.call('ZCOUNT', seen, ARGV[1], ARGV[2]), redis.call('ZCOUNT', seen, ARGV[3], ARGV[4]),
+  redis.call('ZCOUNT', seen, ARGV[5], '+inf')
+}
+"""
+
+
+@functools.cache
+def _poll_clock_script(redis_client: redis.Redis):
+    return redis_client.register_script(_POLL_CLOCK)
+
+
 def poll_clock(
     dep, key: str, *, windows: list[tuple[float, float]], after: float
 ) -> tuple[bytes | None, bytes | None, bytes | None, list[int], int]:
     """The poll's fast path, in one round trip: `key`'s value, the epoch, the table counter,
-    how many heartbeat times fall in each (low, high] window, and how many are later than
-    `after`."""
-    pipe = client().pipeline(transaction=False)
-    pipe.mget(key, EPOCH, k_ver(dep))
-    for low, high in windows:
-        pipe.zcount(k_seen(dep), f"({low}", high)
-    pipe.zcount(k_seen(dep), f"({after}", "+inf")
-    (value, epoch_raw, ver), *counts, later = pipe.execute()
-    return value, epoch_raw, ver, counts, later
+    how many heartbeat times fall in each of two (low, high] windows, and how many are later
+    than `after`."""
+    (low1, high1), (low2, high2) = windows
+    args = [f"({low1}", high1, f"({low2}", high2, f"({after}"]
+    keys = [key, EPOCH, k_ver(dep), k_seen(dep)]
+    value, epoch_raw, ver, crossed1, crossed2, later = _poll_clock_script(client())(
+        keys=keys, args=args
+    )
+    return value, epoch_raw, ver, [crossed1, crossed2], later
 
 
 def epoch() -> float | None:
