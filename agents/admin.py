@@ -32,8 +32,8 @@ class AgentAdmin(admin.ModelAdmin):
     ]
     search_fields = ["name", "hostname", "last_ip", "id"]
     list_select_related = ["deployment"]
-    # Each row costs one Redis read for its liveness; support staff page through, they do not
-    # scroll thousands.
+    # Each row costs two small Redis reads for its liveness; support staff page through, they
+    # do not scroll thousands.
     list_per_page = 50
     date_hierarchy = "first_seen_at"
 
