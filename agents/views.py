@@ -5,6 +5,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
+from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -14,9 +15,10 @@ from django.views.decorators.http import require_GET, require_http_methods
 from agents import liveness, store
 from agents.forms import AgentFilterForm, CordonForm
 from agents.models import Agent
+from astro_ui import htmx
 from astro_ui.net import client_ip
 from astro_ui.types import HttpRequest
-from deployments.access import get_deployment_for
+from deployments.access import Access, get_access
 from deployments.models import Role
 
 PAGE_SIZE = 50
@@ -31,13 +33,9 @@ def _access_key(session_key: str, pk) -> str:
 @login_required
 @require_GET
 def agents(request: HttpRequest, pk) -> HttpResponse:
-    deployment = get_deployment_for(request, pk)
-    ctx = {"deployment": deployment, "tab": "remote-agents", "view": "agents"}
-    ctx.update(_table_context(request, deployment))
-    template = "agents/agents.html"
-    if request.htmx and not request.htmx.boosted:
-        template += "#remote-agents"
-    return TemplateResponse(request, template, ctx)
+    access = get_access(request, pk)
+    ctx = {"tab": "remote-agents", "view": "agents", **_table_context(request, access)}
+    return htmx.render(request, "agents/agents.html", ctx, partial="remote-agents")
 
 
 @require_GET
@@ -56,18 +54,18 @@ def agents_table(request: HttpRequest, pk) -> HttpResponse:
             return HttpResponse(status=204)
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
-    deployment = get_deployment_for(request, pk)
-    ctx = {"deployment": deployment, **_table_context(request, deployment)}
+    ctx = _table_context(request, get_access(request, pk))
     response = TemplateResponse(request, "agents/agents.html#agent-table", ctx)
     if request.htmx and "v" not in request.GET:
         # A change of filters, sort or page (not a poll): the address bar follows, so reload,
         # back and a shared link show the same view. Typing a search replaces the entry.
         header = "HX-Replace-Url" if request.htmx.trigger_name == "q" else "HX-Push-Url"
-        response[header] = _page_url(deployment, ctx["query"])
+        response[header] = _page_url(ctx["deployment"], ctx["query"])
     return response
 
 
-def _table_context(request: HttpRequest, deployment) -> dict:
+def _table_context(request: HttpRequest, access: Access) -> dict:
+    deployment = access.deployment
     filters = AgentFilterForm(request.GET).cleaned()
     fleet = liveness.read(deployment.pk)
     live = Agent.objects.live().filter(deployment=deployment)
@@ -80,17 +78,16 @@ def _table_context(request: HttpRequest, deployment) -> dict:
     try:
         if filters["status"]:
             rows = rows.filter(fleet.status_q(filters["status"]))
-        rows = (
-            rows.problems_first(fleet) if filters["sort"] == "problems" else rows.order_by("name")
-        )
-        filtered = any(filters[k] for k in ("q", "status", "component"))
-        matching = rows.count() if filtered else counts.total
+        if filters["sort"] == "problems":
+            rows = rows.problems_first(fleet)
+        else:
+            rows = rows.order_by("name")
     except store.Unavailable:
         fleet = liveness.Fleet(deployment.pk, now=fleet.now, epoch=None)
-        rows, matching = rows.none(), 0
-    pages = max(1, -(-matching // PAGE_SIZE))
-    page = min(filters["page"], pages)
-    shown = liveness.rows(fleet, list(rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]))
+        rows = rows.none()
+    paged = Paginator(rows, PAGE_SIZE).get_page(filters["page"])
+    page, pages, matching = paged.number, paged.paginator.num_pages, paged.paginator.count
+    shown = liveness.rows(fleet, list(paged))
     if fleet.ok and request.session.session_key:
         with contextlib.suppress(*store.Unavailable):
             key = _access_key(request.session.session_key, deployment.pk)
@@ -101,7 +98,11 @@ def _table_context(request: HttpRequest, deployment) -> dict:
     # filters, which moves the address bar.
     poll = dict(query, v=fleet.version or "")
     base = reverse("agents-table", args=[deployment.pk])
+    prev_page = page - 1 if paged.has_previous() else None
+    next_page = page + 1 if paged.has_next() else None
     return {
+        "deployment": deployment,
+        "access": access,
         "agents": shown,
         "filters": filters,
         "query": query,
@@ -112,18 +113,14 @@ def _table_context(request: HttpRequest, deployment) -> dict:
         "poll_seconds": liveness.POLL_SECONDS,
         "on_time_seconds": liveness.on_time_seconds(),
         "healthy_seconds": liveness.healthy_seconds(),
+        "heartbeat_interval": settings.HEARTBEAT_INTERVAL_SECONDS,
         "page": page,
         "pages": pages,
         "matching": matching,
-        "heartbeat_interval": settings.HEARTBEAT_INTERVAL_SECONDS,
-        "prev_url": _page_url(deployment, query, page - 1) if page > 1 else None,
-        "next_url": _page_url(deployment, query, page + 1) if page < pages else None,
-        "prev_table_url": _page_url(deployment, query, page - 1, base=base) if page > 1 else None,
-        "next_table_url": _page_url(deployment, query, page + 1, base=base)
-        if page < pages
-        else None,
-        "can_operate": deployment.user_role >= Role.OPERATOR,
-        "can_admin": deployment.user_role >= Role.ADMIN,
+        "prev_url": _page_url(deployment, query, prev_page) if prev_page else None,
+        "next_url": _page_url(deployment, query, next_page) if next_page else None,
+        "prev_table_url": _page_url(deployment, query, prev_page, base=base) if prev_page else None,
+        "next_table_url": _page_url(deployment, query, next_page, base=base) if next_page else None,
     }
 
 
@@ -138,10 +135,10 @@ def _page_url(deployment, query: dict, page: int | None = None, base: str = "") 
     return f"{url}?{urlencode(query)}" if query else url
 
 
-def _agent_for(request: HttpRequest, pk, agent_id, role: Role):
-    deployment = get_deployment_for(request, pk, role=role)
-    agent = get_object_or_404(Agent.objects.live(), pk=agent_id, deployment=deployment)
-    return deployment, agent
+def _agent_for(request: HttpRequest, pk, agent_id, role: Role) -> tuple[Access, Agent]:
+    access = get_access(request, pk, role=role)
+    agent = get_object_or_404(Agent.objects.live(), pk=agent_id, deployment=access.deployment)
+    return access, agent
 
 
 def _done(request: HttpRequest, deployment) -> HttpResponse:
@@ -152,46 +149,44 @@ def _done(request: HttpRequest, deployment) -> HttpResponse:
     return redirect("agents", pk=deployment.pk)
 
 
-def _action_page(request, deployment, agent, action: str, form=None) -> HttpResponse:
+def _action_page(request, access: Access, agent, action: str, form=None) -> HttpResponse:
     ctx = {
-        "deployment": deployment,
+        "deployment": access.deployment,
+        "access": access,
         "agent": agent,
         "action": action,
         "form": form,
         "tab": "remote-agents",
     }
-    template = "agents/agent_action.html"
-    if request.htmx:
-        template += "#action-form"
-    return TemplateResponse(request, template, ctx)
+    return htmx.render(request, "agents/agent_action.html", ctx, partial="action-form")
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def agent_cordon(request: HttpRequest, pk, agent_id) -> HttpResponse:
-    deployment, agent = _agent_for(request, pk, agent_id, Role.OPERATOR)
+    access, agent = _agent_for(request, pk, agent_id, Role.OPERATOR)
     form = CordonForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         agent.cordon(by=request.user, reason=form.cleaned_data["reason"], ip=client_ip(request))
-        return _done(request, deployment)
-    return _action_page(request, deployment, agent, "cordon", form)
+        return _done(request, access.deployment)
+    return _action_page(request, access, agent, "cordon", form)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def agent_uncordon(request: HttpRequest, pk, agent_id) -> HttpResponse:
-    deployment, agent = _agent_for(request, pk, agent_id, Role.OPERATOR)
+    access, agent = _agent_for(request, pk, agent_id, Role.OPERATOR)
     if request.method == "POST":
         agent.uncordon(by=request.user, ip=client_ip(request))
-        return _done(request, deployment)
-    return _action_page(request, deployment, agent, "uncordon")
+        return _done(request, access.deployment)
+    return _action_page(request, access, agent, "uncordon")
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def agent_delete(request: HttpRequest, pk, agent_id) -> HttpResponse:
-    deployment, agent = _agent_for(request, pk, agent_id, Role.ADMIN)
+    access, agent = _agent_for(request, pk, agent_id, Role.ADMIN)
     if request.method == "POST":
         agent.terminate(by=request.user, ip=client_ip(request))
-        return _done(request, deployment)
-    return _action_page(request, deployment, agent, "delete")
+        return _done(request, access.deployment)
+    return _action_page(request, access, agent, "delete")

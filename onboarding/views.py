@@ -1,21 +1,23 @@
 import logging
 import re
+from dataclasses import dataclass, field
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
-from django.template.response import TemplateResponse
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_http_methods
 
+from astro_ui import htmx
 from astro_ui.net import client_ip
 from astro_ui.types import HttpRequest
 from audit.record import record
-from deployments.access import get_deployment_for
-from deployments.models import Deployment, Role
+from deployments.access import Access, get_access
+from deployments.models import Role
 from onboarding import values
-from onboarding.forms import MAX_WORKERS, RegisterAgentForm, defaults, worker_defaults
+from onboarding.forms import RegisterAgentForm, defaults
+from onboarding.workers import MAX_WORKERS, worker_defaults
 from tokens.models import AgentToken
 
 log = logging.getLogger(__name__)
@@ -26,26 +28,29 @@ TEMPLATE = "onboarding/register.html"
 @require_http_methods(["GET", "POST"])
 def register_agent(request: HttpRequest, pk) -> HttpResponse:
     """The wizard. POST `action`: preview (also live, via htmx), add-worker, or generate."""
-    deployment = get_deployment_for(request, pk, role=Role.ADMIN)
+    access = get_access(request, pk, role=Role.ADMIN)
+    deployment = access.deployment
     if request.method == "GET":
-        data = defaults(deployment, _free_token_name(deployment))
-        return _page(request, deployment, RegisterAgentForm(data), show_errors=False)
+        name = AgentToken.objects.filter(deployment=deployment).free_name("remote-agent")
+        return _page(
+            request, access, RegisterAgentForm(defaults(deployment, name)), show_errors=False
+        )
 
     action = request.POST.get("action", "preview")
     if action == "add-worker":
         form = RegisterAgentForm(_with_another_worker(request.POST))
-        return _page(request, deployment, form, partial="wizard")
+        return _page(request, access, form, partial="wizard")
     form = RegisterAgentForm(request.POST)
     if action == "generate":
-        return _generate(request, deployment, form)
-    return _page(request, deployment, form, partial="preview")
+        return _generate(request, access, form)
+    return _page(request, access, form, partial="preview")
 
 
-def _generate(request: HttpRequest, deployment: Deployment, form: RegisterAgentForm):
+def _generate(request: HttpRequest, access: Access, form: RegisterAgentForm) -> HttpResponse:
     """Create the token if asked, then hand out the file (inline) or show the value once."""
-    preview = _preview(request, deployment, form)
-    if preview.get("yaml") is None:
-        return _page(request, deployment, form)
+    deployment = access.deployment
+    if _preview(request, deployment, form).yaml is None:
+        return _page(request, access, form)
     data = form.full_data()
     token, value = None, None
     if form.creates_token():
@@ -60,7 +65,7 @@ def _generate(request: HttpRequest, deployment: Deployment, form: RegisterAgentF
             )
         except ValidationError as e:
             _token_errors_onto(form, e)
-            return _page(request, deployment, form)
+            return _page(request, access, form)
 
     method = _token_method(data)
     record(
@@ -79,10 +84,10 @@ def _generate(request: HttpRequest, deployment: Deployment, form: RegisterAgentF
     )
     if method == "agentToken" or token is None:
         out = _preview(request, deployment, form, token=value)
-        if out.get("yaml") is None:  # pragma: no cover - the same data validated a moment ago
-            return _page(request, deployment, form)
-        response = HttpResponse(out["yaml"], content_type="application/yaml; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{out["file_name"]}"'
+        if out.yaml is None:  # pragma: no cover - the same data validated a moment ago
+            return _page(request, access, form)
+        response = HttpResponse(out.yaml, content_type="application/yaml; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{out.file_name}"'
         response["Cache-Control"] = "no-store"
         return response
 
@@ -96,32 +101,52 @@ def _generate(request: HttpRequest, deployment: Deployment, form: RegisterAgentF
         created["command"] = values.token_secret_command(
             data["namespace"], data["token_secret_name"], value
         )
-    response = _page(request, deployment, RegisterAgentForm(after), created=created)
+    response = _page(request, access, RegisterAgentForm(after), created=created)
     response["Cache-Control"] = "no-store"
     return response
 
 
-def _page(request, deployment, form, *, show_errors=True, partial=None, created=None):
+def _page(
+    request: HttpRequest,
+    access: Access,
+    form: RegisterAgentForm,
+    *,
+    show_errors: bool = True,
+    partial: str | None = None,
+    created: dict | None = None,
+) -> HttpResponse:
+    deployment = access.deployment
     ctx = {
         "deployment": deployment,
+        "access": access,
         "tab": "remote-agents",
         "form": form,
         "show_errors": show_errors,
         "created": created,
         "max_workers": MAX_WORKERS,
-        **_preview(request, deployment, form),
+        "deployment_namespace": values.deployment_namespace(deployment),
+        "preview": _preview(request, deployment, form),
     }
-    template = TEMPLATE
-    if partial and request.htmx:
-        template += "#" + partial
-    return TemplateResponse(request, template, ctx)
+    return htmx.render(request, TEMPLATE, ctx, partial=partial)
 
 
-def _preview(request, deployment, form, *, token=None) -> dict:
+@dataclass
+class Preview:
     """The file and commands for the form's data, or the list of what is still wrong."""
-    out = {"file_name": values.file_name(deployment), "yaml": None, "commands": None}
+
+    file_name: str
+    yaml: str | None = None
+    highlighted: SafeString | None = None
+    commands: list[values.Command] = field(default_factory=list)
+    method: str = ""
+    new_token: bool = False
+    problems: list[dict[str, str]] = field(default_factory=list)
+
+
+def _preview(request, deployment, form, *, token=None) -> Preview:
+    out = Preview(file_name=values.file_name(deployment))
     if not form.is_valid():
-        out["problems"] = _problems(form)
+        out.problems = _problems(form)
         return out
     data = form.full_data()
     built = values.build(
@@ -134,14 +159,13 @@ def _preview(request, deployment, form, *, token=None) -> dict:
         form.add_error(
             None, f"The generated file failed its schema check ({e}). Please report this."
         )
-        out["problems"] = _problems(form)
+        out.problems = _problems(form)
         return out
-    out["yaml"] = values.render(built, deployment)
-    out["highlighted"] = _highlight(out["yaml"])
-    out["commands"] = values.commands(built, deployment)
-    out["script"] = values.shell_script(out["commands"])
-    out["method"] = _token_method(data)
-    out["new_token"] = form.creates_token()
+    out.yaml = values.render(built, deployment)
+    out.highlighted = _highlight(out.yaml)
+    out.commands = values.commands(built, deployment)
+    out.method = _token_method(data)
+    out.new_token = form.creates_token()
     return out
 
 
@@ -188,8 +212,8 @@ def _token_errors_onto(form: RegisterAgentForm, error: ValidationError) -> None:
     if not hasattr(error, "error_dict"):
         form.add_error(None, error)
         return
-    for field, errors in error.error_dict.items():
-        form.add_error(fields.get(field), errors)
+    for name, errors in error.error_dict.items():
+        form.add_error(fields.get(name), errors)
 
 
 def _with_another_worker(post):
@@ -202,17 +226,3 @@ def _with_another_worker(post):
     data["workers-TOTAL_FORMS"] = str(count + 1)
     data.update(worker_defaults(count, f"worker-{count + 1}"))
     return data
-
-
-def _free_token_name(deployment: Deployment) -> str:
-    taken = {
-        n.lower()
-        for n in AgentToken.objects.filter(deployment=deployment)
-        .live()
-        .values_list("name", flat=True)
-    }
-    name, n = "remote-agent", 1
-    while name in taken:
-        n += 1
-        name = f"remote-agent-{n}"
-    return name
