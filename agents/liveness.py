@@ -163,7 +163,7 @@ class Fleet:
     def in_grace(self) -> bool:
         """Redis lost its data less than one health period ago: an agent it has no time for
         may simply not have beaten since, so it is Unknown rather than Unhealthy."""
-        return self.ok and self.now - self.epoch < healthy_seconds()
+        return self.epoch is not None and self.now - self.epoch < healthy_seconds()
 
     @property
     def silent_before(self) -> float:
@@ -184,10 +184,10 @@ class Fleet:
     def judge(self, agent: "Agent", seen: float | None) -> Liveness:
         checkpoint = agent.heartbeat_checkpoint_at
         cordoned = agent.cordoned_at is not None
+        last: datetime | None = None
+        silent_for: float | None = None
         if seen is not None:
             last, silent_for = utc_datetime(seen), max(0.0, self.now - seen)
-        else:
-            last = silent_for = None
         if not self.ok or (seen is None and self.in_grace):
             health = None
         elif seen is not None and seen > self.silent_before:
@@ -202,8 +202,9 @@ class Fleet:
             status = Status.UNHEALTHY
         else:
             status = Status.CORDONED if cordoned else Status.HEALTHY
-        on_time = health == Health.HEALTHY and silent_for is not None
-        on_time = on_time and silent_for < on_time_seconds()
+        on_time = (
+            health == Health.HEALTHY and silent_for is not None and silent_for < on_time_seconds()
+        )
         return Liveness(status, health, last, checkpoint, silent_for, on_time, cordoned)
 
     def status_q(self, status: str) -> Q:
@@ -254,10 +255,11 @@ def read(deployment_id) -> Fleet:
         )
         if epoch_raw is None:
             store.mark_epoch()
-            epoch_raw = store.client().get(store.EPOCH)
+        epoch = store.epoch() if epoch_raw is None else float(epoch_raw)
     except store.Unavailable:
         return Fleet(deployment_id, now=now, epoch=None)
-    return Fleet(deployment_id, now=now, epoch=float(epoch_raw), ver=int(ver or 0), live=live)
+    epoch = now if epoch is None else epoch
+    return Fleet(deployment_id, now=now, epoch=epoch, ver=int(ver or 0), live=live)
 
 
 def rows(fleet: Fleet, agents: list["Agent"]) -> list[LiveAgent]:

@@ -182,11 +182,15 @@ def seen_counts(dep, *, after: float, ids: list[str]) -> tuple[int, int, list[fl
 
 def seen_ids_after(dep, after: float, until: float | str = "+inf") -> list[str]:
     """Ids of the agents whose last heartbeat is later than `after` (and at most `until`)."""
-    return [m.decode() for m in client().zrangebyscore(k_seen(dep), f"({after}", until)]
+    return [_text(m) for m in client().zrangebyscore(k_seen(dep), f"({after}", until)]
 
 
 def seen_ids(dep) -> list[str]:
-    return [m.decode() for m in client().zrange(k_seen(dep), 0, -1)]
+    return [_text(m) for m in client().zrange(k_seen(dep), 0, -1)]
+
+
+def _text(member) -> str:
+    return member.decode() if isinstance(member, bytes) else str(member)
 
 
 def drop_seen(dep, agent_ids: list[str]) -> None:
