@@ -2,6 +2,7 @@ from django import forms
 
 from agents.liveness import Status
 from agents.models import Component
+from fleet.versions import State
 
 SORTS = [("name", "Name"), ("problems", "Problems first")]
 
@@ -30,6 +31,8 @@ class AgentFilterForm(forms.Form):
     )
     sort = forms.ChoiceField(required=False, choices=SORTS)
     page = forms.IntegerField(required=False, min_value=1, max_value=1_000_000)
+    # Version support (fleet.versions): a small, separate filter.
+    support = forms.ChoiceField(required=False, choices=[("", "All versions"), *State.CHOICES])
 
     def cleaned(self) -> dict:
         """Filters that are valid; anything malformed is ignored rather than an error page."""
@@ -41,4 +44,5 @@ class AgentFilterForm(forms.Form):
             "component": data.get("component") or "",
             "sort": data.get("sort") or "name",
             "page": data.get("page") or 1,
+            "support": data.get("support") or "",
         }

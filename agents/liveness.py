@@ -273,6 +273,19 @@ def rows(fleet: Fleet, agents: list["Agent"]) -> list[LiveAgent]:
     return [LiveAgent(a, fleet.judge(a, seen.get(str(a.pk)))) for a in agents]
 
 
+def known_rows(deployment_id, agents: list["Agent"]) -> list[LiveAgent] | None:
+    """As `rows`, for callers that must not act on Unknown (tasks recording history): None
+    when Redis cannot be read."""
+    fleet = read(deployment_id)
+    if not fleet.ok:
+        return None
+    try:
+        seen = store.seen_many(deployment_id, [a.pk for a in agents]) if agents else {}
+    except store.Unavailable:
+        return None
+    return [LiveAgent(a, fleet.judge(a, seen.get(str(a.pk)))) for a in agents]
+
+
 def of(agent: "Agent") -> Liveness:
     """One agent's liveness (the admin, the API's detail answers)."""
     return rows(read(agent.deployment_id), [agent])[0].liveness

@@ -20,6 +20,8 @@ from astro_ui.net import client_ip
 from astro_ui.types import HttpRequest
 from deployments.access import Access, get_access
 from deployments.models import Role
+from fleet import versions
+from fleet.versions import State
 
 PAGE_SIZE = 50
 ACCESS_TTL = 60
@@ -75,6 +77,12 @@ def _table_context(request: HttpRequest, access: Access) -> dict:
         rows = rows.filter(name__icontains=filters["q"])
     if filters["component"]:
         rows = rows.filter(component=filters["component"])
+    if filters["support"]:
+        rows = rows.filter(
+            versions.filter_q(
+                filters["support"], live.values_list("version", flat=True).distinct().order_by()
+            )
+        )
     try:
         if filters["status"]:
             rows = rows.filter(fleet.status_q(filters["status"]))
@@ -107,6 +115,7 @@ def _table_context(request: HttpRequest, access: Access) -> dict:
         "filters": filters,
         "query": query,
         "filter_form": AgentFilterForm(initial=filters),
+        "support_choices": State.CHOICES,
         "counts": counts,
         "store_ok": fleet.ok,
         "poll_url": f"{base}?{urlencode(poll)}",

@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
@@ -36,10 +36,21 @@ def _errors(*codes: int) -> dict:
 ERRORS = _errors(400, 401, 403, 404)
 
 
+class BoundedJSONParser(JSONParser):
+    """JSON whose nesting Python's parser can follow: deeper bodies (`[[[[…`) are a 400, not a
+    RecursionError and a 500."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError("JSON parse error - the body is nested too deeply.") from None
+
+
 class ManagementView(APIView):
     authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated]
-    parser_classes = [JSONParser]
+    parser_classes = [BoundedJSONParser]
     renderer_classes = [JSONRenderer]
 
     def get_exception_handler(self):
@@ -94,7 +105,9 @@ class AgentTokenList(ManagementView):
         operation_id="createAgentToken",
         tags=["Agent tokens"],
         request=s.AgentTokenCreateSerializer,
-        responses={201: s.AgentTokenCreatedSerializer, **ERRORS},
+        description="Answers 200, as the vendor's API does, with the token value in `token`: "
+        "the only time it is shown.",
+        responses={200: s.AgentTokenCreatedSerializer, **ERRORS},
     )
     def post(self, request, org_id, dep_id):
         deployment = access_for(request, org_id, dep_id, role=Role.ADMIN).deployment
@@ -115,7 +128,7 @@ class AgentTokenList(ManagementView):
         # Read back through the list's query, so the new token carries its (zero) agent count.
         token = _tokens(deployment).get(pk=token.pk)
         body = {**s.AgentTokenSerializer(token).data, "token": value}
-        return Response(body, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
+        return Response(body, headers={"Cache-Control": "no-store"})
 
 
 class AgentTokenDetail(ManagementView):
@@ -168,14 +181,18 @@ class AgentList(ManagementView):
     def get(self, request, org_id, dep_id):
         deployment = access_for(request, org_id, dep_id).deployment
         query = _valid(s.AgentListQuerySerializer, request.query_params)
-        rows = Agent.objects.live().filter(deployment=deployment)
+        rows = Agent.objects.filter(deployment=deployment)
+        if query.get("status") == "TERMINATED":
+            rows = rows.filter(deleted_at__isnull=False)
+        else:
+            rows = rows.live()
         if query.get("search"):
             rows = rows.filter(name__icontains=query["search"].strip())
         if query.get("component"):
             rows = rows.filter(component=s.COMPONENTS[query["component"]])
         fleet = liveness.read(deployment.pk)
         if query.get("status"):
-            if not fleet.ok and query["status"] != "UNKNOWN":
+            if not fleet.ok and query["status"] not in ("UNKNOWN", "TERMINATED"):
                 raise HealthUnknown()
             try:
                 rows = rows.filter(fleet.status_q(query["status"].lower()))
@@ -263,6 +280,13 @@ def _range_errors(error: ValidationError) -> errors.exceptions.ValidationError:
     return errors.exceptions.ValidationError(where)
 
 
+UPDATE = (
+    "Changes remote execution settings with the settings page's rules: ranges are validated and "
+    'normalised; a list that would lock out healthy agents needs "confirmLockout": true, and '
+    '0.0.0.0/0 or ::/0 needs "confirmAllowAll": true. Fields left out stay as they are.'
+)
+
+
 class DeploymentDetail(ManagementView):
     @extend_schema(
         operation_id="getDeployment",
@@ -276,9 +300,7 @@ class DeploymentDetail(ManagementView):
     @extend_schema(
         operation_id="updateDeployment",
         tags=["Deployment"],
-        description="Changes remote execution settings with the settings page's rules: ranges "
-        "are validated and normalised; a list that would lock out healthy agents needs "
-        '"confirmLockout": true, and 0.0.0.0/0 or ::/0 needs "confirmAllowAll": true.',
+        description=UPDATE,
         request=s.DeploymentPatchSerializer,
         responses={200: s.DeploymentSerializer, **ERRORS},
     )
@@ -303,3 +325,14 @@ class DeploymentDetail(ManagementView):
                     remote_execution=remote["enabled"], by=request.user, ip=client_ip(request)
                 )
         return Response(_deployment_data(request, deployment))
+
+    @extend_schema(
+        operation_id="updateDeploymentByPost",
+        tags=["Deployment"],
+        description=UPDATE + " The same as PATCH, for clients that update with POST as the "
+        "vendor's API does; other fields of the vendor's request body are ignored.",
+        request=s.DeploymentPatchSerializer,
+        responses={200: s.DeploymentSerializer, **ERRORS},
+    )
+    def post(self, request, org_id, dep_id):
+        return self.patch(request, org_id, dep_id)
