@@ -13,9 +13,9 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
+from agents import liveness, store
 from agents import run_queue as waiting
-from agents import store
-from agents.models import Agent, Health
+from agents.models import Agent
 from audit.record import record
 
 log = logging.getLogger(__name__)
@@ -225,13 +225,6 @@ def why_not_taken(run: TestRun) -> str:
 
 
 def _healthy(dep, agents: list[Agent]) -> list[Agent]:
-    try:
-        seen = store.seen_many(dep, [a.pk for a in agents])
-        epoch = store.epoch()
-    except store.Unavailable:
-        return []
-    out = []
-    for a in agents:
-        if a.liveness(seen.get(str(a.pk)), epoch=epoch).health == Health.HEALTHY:
-            out.append(a)
-    return out
+    """The agents that are beating now (cordoned or not); none when Redis cannot say."""
+    rows = liveness.known_rows(dep, agents) or []
+    return [row.agent for row in rows if row.liveness.connected]
