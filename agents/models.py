@@ -184,7 +184,7 @@ class AgentQuerySet(models.QuerySet["Agent"]):
         and took minutes for 10,000 agents.
         """
         if connection.vendor != "postgresql":
-            self.bulk_update(agents, fields, batch_size=len(agents))
+            self.model._default_manager.bulk_update(agents, fields, batch_size=len(agents))
             return
         types = {
             "queues": "jsonb",

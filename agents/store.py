@@ -15,8 +15,10 @@ Global:
 import contextlib
 import json
 import time
+from typing import cast
 
 import redis
+from redis.typing import EncodableT, FieldT
 
 from astro_ui import redis_client
 
@@ -98,9 +100,9 @@ def reconcile(dep, truth: dict[str, tuple[str, str | None]]) -> int:
     """
     cached = client().hgetall(k_agents(dep))
     stale = []
-    fixes = {}
+    fixes: dict[FieldT, EncodableT] = {}
     for raw_name, raw in cached.items():
-        name, entry = raw_name.decode(), json.loads(raw)
+        name, entry = redis_client.text(raw_name), json.loads(raw)
         expected = truth.get(name)
         if expected is None or expected[0] != entry.get("id"):
             stale.append(name)
@@ -152,7 +154,8 @@ def dirty_deployments() -> list[str]:
 
 
 def seen_all(dep) -> dict[str, float]:
-    return {k.decode(): v for k, v in client().zrange(k_seen(dep), 0, -1, withscores=True)}
+    scored = client().zrange(k_seen(dep), 0, -1, withscores=True)
+    return {redis_client.text(k): float(v) for k, v in cast(list[tuple[bytes, float]], scored)}
 
 
 def seen_many(dep, agent_ids: list) -> dict[str, float | None]:
@@ -193,13 +196,13 @@ def version_and_epoch(dep) -> tuple[str, float]:
     return _version(epoch_raw, ver), float(epoch_raw)
 
 
-def version_if(dep, key: str) -> tuple[bytes | None, str | None]:
+def version_if(dep, key: str) -> tuple[bytes | str | None, str | None]:
     """`key`'s value and the table version, in one round trip (the poll's fast path)."""
     value, epoch_raw, ver = client().mget(key, EPOCH, k_ver(dep))
     return value, None if epoch_raw is None else _version(epoch_raw, ver)
 
 
-def _version(epoch_raw: bytes, ver: bytes | None) -> str:
+def _version(epoch_raw: bytes | str, ver: bytes | str | None) -> str:
     return f"{float(epoch_raw):.0f}.{int(ver or 0)}"
 
 

@@ -82,11 +82,14 @@ def _table_context(request: HttpRequest, access: Access) -> dict:
             store.client().set(key, 1, ex=ACCESS_TTL)
     except store.Unavailable:
         store_ok, epoch, seen = False, None, {}
+    # Attached for the template (ignored below: the model declares no such fields) until the
+    # table reads typed rows built by the one liveness rule.
     for agent in page_rows:
         liveness = agent.liveness(seen.get(str(agent.pk)), epoch=epoch) if store_ok else None
-        agent.shown_status = agent.status(liveness)
-        agent.shown_health = liveness.health if liveness else None
-        agent.shown_last = liveness.last_heartbeat_at if liveness else agent.last_heartbeat_at
+        agent.shown_status = agent.status(liveness)  # type: ignore[attr-defined]
+        agent.shown_health = liveness.health if liveness else None  # type: ignore[attr-defined]
+        last = liveness.last_heartbeat_at if liveness else agent.last_heartbeat_at
+        agent.shown_last = last  # type: ignore[attr-defined]
 
     query = {k: v for k, v in filters.items() if v and not (k == "page" and v == 1)}
     poll = dict(query, **({"v": version} if version else {}))

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status
+from rest_framework import exceptions, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
@@ -156,11 +156,13 @@ def _with_status(deployment: Deployment, agents: list[Agent]) -> list[Agent]:
     for agent in agents:
         liveness = agent.liveness(seen.get(str(agent.pk)), epoch=epoch) if store_ok else None
         shown = agent.status(liveness)
-        agent.api_status = shown.upper()
-        agent.api_status_reason = _reason(agent, shown, liveness)
-        agent.api_last_heartbeat = liveness.last_heartbeat_at if liveness else None
-        agent.api_last_heartbeat = agent.api_last_heartbeat or agent.last_heartbeat_at
-        agent.api_component = s.component_name(agent.component)
+        # Attached for the serializer (ignored: the model declares no such fields) until it
+        # reads typed rows built by the one liveness rule.
+        agent.api_status = shown.upper()  # type: ignore[attr-defined]
+        agent.api_status_reason = _reason(agent, shown, liveness)  # type: ignore[attr-defined]
+        last = liveness.last_heartbeat_at if liveness else None
+        agent.api_last_heartbeat = last or agent.last_heartbeat_at  # type: ignore[attr-defined]
+        agent.api_component = s.component_name(agent.component)  # type: ignore[attr-defined]
     return agents
 
 
@@ -266,7 +268,7 @@ HINTS = {
 }
 
 
-def _range_errors(error: ValidationError) -> errors.exceptions.ValidationError:
+def _range_errors(error: ValidationError) -> exceptions.ValidationError:
     """parse_ranges / set_allowed_ip_ranges errors as field errors, each at its entry."""
     where: dict[str, list] = {}
     field = "remoteExecution.allowedIpAddressRanges"
@@ -274,9 +276,9 @@ def _range_errors(error: ValidationError) -> errors.exceptions.ValidationError:
     for (index, message), code in zip(ipranges.error_messages(error), codes, strict=True):
         path = "confirmLockout" if code == "lockout" else field
         path += "" if index is None else f".{index}"
-        detail = errors.exceptions.ErrorDetail(message + HINTS.get(code, ""), code=code)
+        detail = exceptions.ErrorDetail(message + HINTS.get(code, ""), code=code)
         where.setdefault(path, []).append(detail)
-    return errors.exceptions.ValidationError(where)
+    return exceptions.ValidationError(where)
 
 
 class DeploymentDetail(ManagementView):

@@ -13,7 +13,7 @@ import logging
 import re
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import redis
 from django.conf import settings
@@ -24,6 +24,7 @@ from rest_framework.exceptions import APIException
 
 from astro_ui import redis_client
 from astro_ui.net import client_ip
+from audit.record import record
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +215,7 @@ def lockout_preview(deployment, ranges: list[str]) -> tuple[list, list]:
     """(blocked, healthy): the healthy agents, and those among them whose last source address
     the given (normalised) ranges would refuse. Agents with no known address are not counted
     as blocked: nothing can be said about them."""
+    # agents sits above deployments (agents.models imports deployments.models).
     from agents.models import Agent
 
     since = timezone.now() - timedelta(seconds=settings.AGENT_HEALTHY_SECONDS)
@@ -261,6 +263,7 @@ def _networks(raw: str) -> tuple[Network, ...] | None:
 
 
 def _stored_ranges(deployment_id) -> list:
+    # deployments.models imports this module for its rules.
     from deployments.models import Deployment
 
     try:
@@ -293,7 +296,7 @@ def allowed_networks(deployment_id, request=None) -> tuple[Network, ...] | None:
         except redis.RedisError:
             log.warning("Could not cache allowed IP ranges", exc_info=True)
         return _networks(text)
-    return _networks(raw.decode())
+    return _networks(redis_client.text(raw))
 
 
 def publish(deployment_id, ranges: list[str]) -> None:
@@ -414,7 +417,7 @@ def record_blocked(deployment_id, ip: str) -> None:
 
 
 def _audit_blocked(deployment_id, ip: str) -> None:
-    from audit.record import record
+    # deployments.models imports this module for its rules.
     from deployments.models import Deployment
 
     try:
@@ -437,7 +440,10 @@ def recent_blocked(deployment_id) -> list[dict]:
     """
     seen_key, count_key = _blocked_keys(deployment_id)
     try:
-        seen = _redis().zrevrange(seen_key, 0, BLOCKED_KEEP - 1, withscores=True)
+        seen = cast(
+            list[tuple[bytes, float]],
+            _redis().zrevrange(seen_key, 0, BLOCKED_KEEP - 1, withscores=True),
+        )
         counts = _redis().hmget(count_key, [member for member, _ in seen]) if seen else []
     except redis.RedisError:
         log.warning("Could not read blocked agent requests", exc_info=True)

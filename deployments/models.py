@@ -6,6 +6,9 @@ from django.db import models, transaction
 from django.db.models import Q
 from django.urls import reverse
 
+from audit.record import record
+from deployments import ipranges
+
 
 class Role(models.IntegerChoices):
     """Ordered: a higher role can do everything a lower one can."""
@@ -153,8 +156,6 @@ class Deployment(models.Model):
         after = {f: v for f, v in changes.items() if v != before[f]}
         if not after:
             return False
-        from audit.record import record
-
         with transaction.atomic():
             Deployment.objects.filter(pk=self.pk).update(**after)
             for field, value in after.items():
@@ -168,6 +169,8 @@ class Deployment(models.Model):
                 details={"before": {f: before[f] for f in after}, "after": after},
             )
             if "remote_execution" in after:
+                # agents sits above deployments (its models import these): imported here so
+                # that loading deployments never loads agents.
                 from agents import store
 
                 enabled = self.remote_execution
@@ -189,9 +192,6 @@ class Deployment(models.Model):
         allow_everything, and (code "lockout") when the list would refuse a healthy agent
         without allow_lockout. Agent requests see the new list as soon as it commits.
         """
-        from audit.record import record
-        from deployments import ipranges
-
         after = ipranges.parse_ranges(ranges, allow_everything=allow_everything)
         blocked, healthy = ipranges.lockout_preview(self, after)
         if blocked and not allow_lockout:

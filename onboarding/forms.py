@@ -2,7 +2,7 @@
 
 import json
 import re
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from django import forms
@@ -156,34 +156,41 @@ class WorkerForm(forms.Form):
 
 
 class BaseWorkerFormSet(forms.BaseFormSet):
-    def _construct_form(self, i, **kwargs):
-        form = super()._construct_form(i, **kwargs)
+    def get_form_kwargs(self, index: int | None) -> dict[str, Any]:
         # Rows carry defaults, so an untouched row is a real worker, not a blank extra to skip.
-        form.empty_permitted = False
-        return form
+        return {**super().get_form_kwargs(index), "empty_permitted": False}
+
+    def _kept(self) -> list[forms.Form]:
+        """The rows not ticked for removal (after validation)."""
+        deleted = forms.formsets.DELETION_FIELD_NAME
+        return [f for f in self.forms if not f.cleaned_data.get(deleted, False)]
 
     def clean(self) -> None:
         if any(self.errors):
             return
-        names = [f.cleaned_data["name"] for f in self.forms if not self._should_delete_form(f)]
+        names = [f.cleaned_data["name"] for f in self._kept()]
         if not names:
             raise forms.ValidationError("Keep at least one worker.")
         if len(set(names)) != len(names):
             raise forms.ValidationError("Give each worker a different name.")
 
     def workers(self) -> list[dict[str, Any]]:
-        return [f.cleaned_data for f in self.forms if not self._should_delete_form(f)]
+        return [f.cleaned_data for f in self._kept()]
 
 
 MAX_WORKERS = 10
-WorkerFormSet = forms.formset_factory(
-    WorkerForm,
-    formset=BaseWorkerFormSet,
-    extra=0,
-    min_num=1,
-    max_num=MAX_WORKERS,
-    validate_max=True,
-    can_delete=True,
+# formset_factory returns a subclass of `formset`; its stubs say only BaseFormSet.
+WorkerFormSet = cast(
+    type[BaseWorkerFormSet],
+    forms.formset_factory(
+        WorkerForm,
+        formset=BaseWorkerFormSet,
+        extra=0,
+        min_num=1,
+        max_num=MAX_WORKERS,
+        validate_max=True,
+        can_delete=True,
+    ),
 )
 
 
@@ -288,6 +295,8 @@ class RegisterAgentForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2, "spellcheck": "false"}),
         help_text="One key=value per line.",
     )
+
+    workers: BaseWorkerFormSet
 
     def __init__(self, data=None, **kwargs) -> None:
         super().__init__(data, **kwargs)
@@ -430,7 +439,8 @@ class RegisterAgentForm(forms.Form):
     # --- rules across fields --------------------------------------------------------------------
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         self._clean_token(data)
         self._clean_pull_secret(data)
         data["secret_backend_class"] = self._backend_class(data, "secret_backend")

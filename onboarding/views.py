@@ -1,5 +1,6 @@
 import logging
 import re
+from typing import TypedDict
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -13,7 +14,7 @@ from astro_ui.net import client_ip
 from astro_ui.types import HttpRequest
 from audit.record import record
 from deployments.access import Access, get_access
-from deployments.models import Role
+from deployments.models import Deployment, Role
 from onboarding import values
 from onboarding.forms import MAX_WORKERS, RegisterAgentForm, defaults, worker_defaults
 from tokens.models import AgentToken
@@ -128,9 +129,24 @@ def _page(
     return htmx.render(request, TEMPLATE, ctx, partial=partial)
 
 
-def _preview(request, deployment, form, *, token=None) -> dict:
+class Preview(TypedDict, total=False):
+    """What the page shows beside the form: the file and commands, or what is still wrong."""
+
+    file_name: str
+    yaml: str | None
+    commands: list[values.Command] | None
+    problems: list[dict]
+    highlighted: SafeString
+    script: str
+    method: str
+    new_token: bool
+
+
+def _preview(
+    request: HttpRequest, deployment: Deployment, form: RegisterAgentForm, *, token=None
+) -> Preview:
     """The file and commands for the form's data, or the list of what is still wrong."""
-    out = {"file_name": values.file_name(deployment), "yaml": None, "commands": None}
+    out = Preview(file_name=values.file_name(deployment), yaml=None, commands=None)
     if not form.is_valid():
         out["problems"] = _problems(form)
         return out
@@ -147,10 +163,10 @@ def _preview(request, deployment, form, *, token=None) -> dict:
         )
         out["problems"] = _problems(form)
         return out
-    out["yaml"] = values.render(built, deployment)
-    out["highlighted"] = _highlight(out["yaml"])
-    out["commands"] = values.commands(built, deployment)
-    out["script"] = values.shell_script(out["commands"])
+    out["yaml"] = yaml = values.render(built, deployment)
+    out["highlighted"] = _highlight(yaml)
+    out["commands"] = commands = values.commands(built, deployment)
+    out["script"] = values.shell_script(commands)
     out["method"] = _token_method(data)
     out["new_token"] = form.creates_token()
     return out
