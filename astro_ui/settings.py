@@ -5,6 +5,7 @@ cookie/HSTS settings switch on so that `manage.py check --deploy` has nothing to
 """
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -61,6 +62,7 @@ INSTALLED_APPS = [
     "agents",
     "onboarding",
     "api",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -74,6 +76,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a locked-out log-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "astro_ui.urls"
@@ -180,6 +184,27 @@ AUTH_PASSWORD_VALIDATORS = [
 # Sessions read from the cache (Redis) so the Agents table's polls need no SQL.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 LOGIN_URL = "login"
+# Log-in throttling (django-axes, records in the database so it holds while Redis is down):
+# after LOGIN_FAILURE_LIMIT wrong passwords for one account, or from one address, log-in is
+# refused there for LOGIN_LOCKOUT_MINUTES after the last counted failure. Applies to /login/
+# and /admin/login/ (every authenticate() call with a request).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# Attempts during a lockout do not extend it, so the time the page names holds.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "astro_ui.net.client_ip"
+AXES_LOCKOUT_CALLABLE = "astro_ui.lockout.lockout_response"
+# Successful log-ins are not logged a second time (the audit trail and server logs have them).
+AXES_DISABLE_ACCESS_LOG = True
+# Management API tokens: wrong tokens allowed per address and window (see api/auth.py).
+API_TOKEN_GUESS_LIMIT = env_int("API_TOKEN_GUESS_LIMIT", 20, minimum=1)
+API_TOKEN_GUESS_WINDOW = env_int("API_TOKEN_GUESS_WINDOW", 600, minimum=1)
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
