@@ -146,7 +146,6 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
-    "prune-audit-events": {"task": "audit.tasks.prune_audit_events", "schedule": 3600.0},
     "flush-token-usage": {"task": "tokens.tasks.flush_token_usage", "schedule": 30.0},
     "record-expired-tokens": {"task": "tokens.tasks.record_expired_tokens", "schedule": 60.0},
     "sweep-agent-health": {
@@ -161,7 +160,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     },
 }
 
-AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365, minimum=1)
+# The audit trail is append-only and kept (audit/models.py); there is no retention setting.
 
 # Agent health: a heartbeat within AGENT_HEALTHY_SECONDS means Healthy. Agents are told to
 # heartbeat every HEARTBEAT_INTERVAL_SECONDS.

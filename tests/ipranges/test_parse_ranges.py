@@ -112,9 +112,9 @@ def test_it_normalises_good_input(entries, expected):
 def test_mapped_ranges_keep_their_rules():
     with pytest.raises(ValidationError, match="allows every IPv4 address"):
         parse_ranges(["::ffff:0.0.0.0/96"])
-    with pytest.raises(ValidationError, match="did you mean 10.0.0.0/8"):
+    with pytest.raises(ValidationError, match=r"did you mean 10\.0\.0\.0/8"):
         parse_ranges(["::ffff:10.1.2.3/104"])
-    with pytest.raises(ValidationError, match="overlap|contains|inside"):
+    with pytest.raises(ValidationError, match=r"overlap|contains|inside"):
         parse_ranges(["10.0.0.0/8", "::ffff:10.1.0.0/112"])
 
 
