@@ -9,6 +9,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE as CSP_NONE
+from csp.constants import SELF as CSP_SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from astro_ui.env import env_bool, env_int, env_list, env_networks, env_str
@@ -63,11 +65,13 @@ INSTALLED_APPS = [
     "onboarding",
     "api",
     "axes",
+    "csp",
 ]
 
 MIDDLEWARE = [
     "astro_ui.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -247,6 +251,25 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+}
+
+# Content-Security-Policy on every response: scripts, styles, fonts and connections from this
+# origin only, no inline script or style (htmx's own indicator styles are off, see base.html),
+# no framing, forms post here only. The API docs' Swagger UI runs under it too (its assets come
+# from drf-spectacular-sidecar, served as our static files, and its start-up script is a file).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [CSP_SELF],
+        "script-src": [CSP_SELF],
+        "style-src": [CSP_SELF],
+        "img-src": [CSP_SELF, "data:"],
+        "font-src": [CSP_SELF],
+        "connect-src": [CSP_SELF],
+        "object-src": [CSP_NONE],
+        "base-uri": [CSP_NONE],
+        "form-action": [CSP_SELF],
+        "frame-ancestors": [CSP_NONE],
+    }
 }
 
 # Optional absolute base URL used in links and values.yaml (e.g. https://agents.example.com).
