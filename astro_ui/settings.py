@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "agents",
     "onboarding",
     "api",
+    "fleet",
     "axes",
     "csp",
 ]
@@ -162,6 +163,21 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": float(env_int("AGENT_FLUSH_SECONDS", 5, minimum=1)),
         "options": {"expires": 5},
     },
+}
+
+# Fleet history (see README, "Fleet history"): the fleet is sampled every HISTORY_SAMPLE_SECONDS
+# into hourly rollups, kept HISTORY_RETENTION_DAYS. Heartbeats themselves never write history.
+HISTORY_ENABLED = env_bool("HISTORY_ENABLED", True)
+HISTORY_SAMPLE_SECONDS = env_int("HISTORY_SAMPLE_SECONDS", 60, minimum=5)
+HISTORY_RETENTION_DAYS = env_int("HISTORY_RETENTION_DAYS", 7, minimum=1)
+CELERY_BEAT_SCHEDULE |= {
+    "sample-fleet-history": {
+        "task": "fleet.tasks.sample_fleet_history",
+        "schedule": float(HISTORY_SAMPLE_SECONDS),
+        "options": {"expires": HISTORY_SAMPLE_SECONDS},
+    },
+    "prune-fleet-history": {"task": "fleet.tasks.prune_fleet_history", "schedule": 3600.0},
+    "remove-stale-agents": {"task": "fleet.tasks.remove_stale_agents", "schedule": 3600.0},
 }
 
 # The audit trail is append-only and kept (audit/models.py); there is no retention setting.
@@ -276,13 +292,15 @@ CONTENT_SECURITY_POLICY = {
 PUBLIC_URL = env_str("PUBLIC_URL").rstrip("/")
 
 # Register a Remote Agent: where the generated install commands and values.yaml point. The chart
-# repository is only displayed to operators, never fetched by this server.
-AGENT_CHART_REPOSITORY_URL = env_str(
-    "AGENT_CHART_REPOSITORY_URL", "https://charts.example.com/remote-agents"
-)
+# repository (the vendor's, or a mirror of it) is only shown to operators, never fetched here.
+AGENT_CHART_REPOSITORY_URL = env_str("AGENT_CHART_REPOSITORY_URL", "https://helm.astronomer.io")
 AGENT_IMAGE_REPOSITORY = env_str("AGENT_IMAGE_REPOSITORY", "registry.local/remote-execution-agent")
 # The image tag is "<deployment runtime version>-<this suffix>", e.g. 3.1-3-python-3.12-agent-1.3.2.
 AGENT_IMAGE_TAG_SUFFIX = env_str("AGENT_IMAGE_TAG_SUFFIX", "python-3.12-agent-1.3.2")
+# The Sentinel monitoring image, written into values.yaml (Sentinel itself is off by default).
+AGENT_SENTINEL_IMAGE = env_str(
+    "AGENT_SENTINEL_IMAGE", "registry.local/remote-execution-sentinel:1.3.2"
+)
 
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)

@@ -20,4 +20,5 @@ urlpatterns = [
     path("", include("agents.urls")),
     path("", include("tokens.urls")),
     path("", include("onboarding.urls")),
+    path("", include("fleet.urls")),
 ]

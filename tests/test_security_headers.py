@@ -51,7 +51,15 @@ def test_the_other_security_headers(admin_client, deployment):
 
 @pytest.mark.parametrize(
     "name",
-    ["agents", "tokens", "deployment", "deployment-settings", "register-agent", "token-create"],
+    [
+        "agents",
+        "tokens",
+        "agent-queues",
+        "deployment",
+        "deployment-settings",
+        "register-agent",
+        "token-create",
+    ],
 )
 def test_console_pages_have_no_inline_script_or_style(admin_client, deployment, name):
     body = admin_client.get(reverse(name, args=[deployment.pk])).content.decode()

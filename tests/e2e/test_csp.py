@@ -60,6 +60,7 @@ def test_the_console_pages_and_api_docs_run_without_violations(
 
     for path in [
         f"/deployments/{deployment.pk}/",
+        f"/deployments/{deployment.pk}/agents/queues/",
         f"/deployments/{deployment.pk}/settings/",
         f"/deployments/{deployment.pk}/agents/register/",
         "/account/api-tokens/",
