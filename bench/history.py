@@ -10,6 +10,7 @@ import time
 
 
 def measure(seed, workspace, agents: int, flush_rows_per_heartbeat: float | None) -> dict:
+    # After django.setup(), which bench.run calls once the environment is chosen.
     from django.conf import settings
     from django.db import connection
 

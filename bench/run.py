@@ -130,6 +130,7 @@ class Bench:
         from django.core.management import call_command
 
         call_command("migrate", interactive=False, verbosity=0)
+        # after django.setup() (see the module docstring)
         from bench import seed
 
         self.seed = seed
@@ -572,6 +573,7 @@ def _winner(heartbeat: dict[str, dict]) -> str:
 
 def _watch_healthy(dep_pk, n: int, since: float, out: list[float]) -> None:
     """Poll ZCOUNT (what the table's Healthy count reads) until every agent counts."""
+    # after django.setup() (see the module docstring)
     from agents import store
 
     deadline = time.monotonic() + BURST_RETRY_S + 5

@@ -186,8 +186,6 @@ class Deployment(models.Model):
 
     def set_stale_agent_days(self, days: int | None, *, by=None, ip: str | None = None) -> bool:
         """Switch the stale-agent clean-up on (N days) or off (None), audited."""
-        from audit.record import record
-
         before = self.stale_agent_days
         if days == before:
             return False
