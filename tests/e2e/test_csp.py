@@ -38,7 +38,7 @@ def test_the_console_pages_and_api_docs_run_without_violations(
 ):
     user = django_user_model.objects.create_superuser("root", password="correct horse battery")
     RoleGrant.objects.create(user=user, deployment=deployment, role=Role.ADMIN)
-    Agent.objects.create(deployment=deployment, name="worker-1")
+    agent = Agent.objects.create(deployment=deployment, name="worker-1")
     base = live_server.url
 
     page.goto(base + "/login/")
@@ -61,6 +61,7 @@ def test_the_console_pages_and_api_docs_run_without_violations(
     for path in [
         f"/deployments/{deployment.pk}/",
         f"/deployments/{deployment.pk}/agents/queues/",
+        f"/deployments/{deployment.pk}/agents/{agent.pk}/",
         f"/deployments/{deployment.pk}/settings/",
         f"/deployments/{deployment.pk}/agents/register/",
         "/account/api-tokens/",
