@@ -306,9 +306,9 @@ class TestRunReportView(AgentAPIView):
     )
     def post(self, request, deployment_id, run_id):
         try:
-            run = run_api.report(str(deployment_id), run_id, None, request.data)
+            run = run_api.report(str(deployment_id), run_id, request.data)
         except run_api.ReportError as exc:
-            body = {"error": exc.error, "detail": exc.detail}
+            body: dict[str, object] = {"error": exc.error, "detail": exc.detail}
             if exc.fields:
                 body["fields"] = exc.fields
             return Response(body, status=exc.status)

@@ -52,7 +52,7 @@ def offer(dep, agent_id: str, fields: dict, cordon: str | None, raw_waiting) -> 
     }
 
 
-def report(dep, run_id: str, agent_name: str | None, data) -> TestRun:
+def report(dep, run_id: str, data) -> TestRun:
     """Record a progress report or result; raises ReportError with the cause."""
     body = _validate(data)
     try:
