@@ -99,12 +99,13 @@ class BulkCordonForm(CordonForm):
     agents: forms.ModelMultipleChoiceField = forms.ModelMultipleChoiceField(
         queryset=Agent.objects.none(),  # set per deployment in __init__
         required=False,
-        widget=forms.MultipleHiddenInput,
+        widget=forms.CheckboxSelectMultiple,
+        label="These agents",
     )
     queue = forms.ChoiceField(required=False, label="Every agent serving queue")
     version = forms.ChoiceField(required=False, label="Every agent on version")
 
-    field_order = ["action", "queue", "version", "reason", "duration", "until"]
+    field_order = ["action", "queue", "version", "agents", "reason", "duration", "until"]
 
     def __init__(self, *args, rows, **kwargs):
         super().__init__(*args, **kwargs)

@@ -55,7 +55,9 @@ def test_runs(request: HttpRequest, pk) -> HttpResponse:
     starting = request.method == "POST"
     access = get_access(request, pk, role=Role.OPERATOR if starting else Role.VIEWER)
     deployment = access.deployment
-    form = StartTestRunForm(request.POST or None, deployment=deployment)
+    # ?agent=<id> (the Test button of an agent's row) pre-selects that agent.
+    initial = {"agent": request.GET.get("agent")}
+    form = StartTestRunForm(request.POST or None, deployment=deployment, initial=initial)
     if starting and form.is_valid():
         run = TestRun.objects.start(
             deployment,

@@ -1,4 +1,5 @@
 import datetime as dt
+import re
 
 import pytest
 from django.urls import reverse
@@ -57,9 +58,13 @@ def test_it_uncordons_the_ticked_agents(operator_client, bulk_url, fleet, operat
     assert _cordoned() == ["b"]
 
 
-def test_the_page_counts_the_agents_ticked_in_the_table(operator_client, bulk_url, fleet):
-    page = operator_client.get(bulk_url, {"agents": [fleet["a"].pk, fleet["b"].pk]})
-    assert b"2 agents</strong> ticked" in page.content
+def test_the_page_offers_every_live_agent_to_tick(operator_client, bulk_url, fleet):
+    page = operator_client.get(bulk_url, {"agents": [fleet["a"].pk]}).content.decode()
+    boxes = re.findall(
+        r'<input type="checkbox" name="agents" value="([^"]+)"[^>]*?( checked)?>', page
+    )
+    assert {pk for pk, _ in boxes} == {str(a.pk) for a in fleet.values()}
+    assert [pk for pk, ticked in boxes if ticked] == [str(fleet["a"].pk)]
 
 
 @pytest.mark.parametrize(
