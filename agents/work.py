@@ -33,9 +33,12 @@ class Work:
         """Demo only: now and then take a simulated task, never while cordoned."""
         if not self.simulate or cordoned or self.busy() >= total or random.random() > 0.5:
             return
+        self.start_task(random.uniform(*self.task_seconds))
+
+    def start_task(self, seconds: float) -> None:
+        """Hold a slot for `seconds` with a simulated task."""
         with self._lock:
-            task = f"sim-{random.getrandbits(32):08x}"
-            self._tasks[task] = time.monotonic() + random.uniform(*self.task_seconds)
+            self._tasks[f"sim-{random.getrandbits(32):08x}"] = time.monotonic() + seconds
 
     def run_test(self, run_id: str, job: Callable[[], None]) -> None:
         """Run a test run in its own thread; it holds a slot until it has reported."""

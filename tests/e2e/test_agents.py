@@ -6,44 +6,20 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import httpx
 import pytest
-from celery.contrib.testing.worker import start_worker
-from django.db import connection
 from playwright.sync_api import Page, expect
 
 from agents import store
 from agents.models import Agent
-from agents.tasks import flush_heartbeats, sweep_agent_health
-from astro_ui.celery import app
 from deployments.models import Role, RoleGrant
 from tokens.models import AgentToken
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "var" / "screenshots"
-
-
-@pytest.fixture
-def celery_worker_and_beat():
-    """A real worker in this process, fed every second as beat would feed it."""
-    stop = threading.Event()
-
-    def beat():
-        while not stop.wait(1):
-            flush_heartbeats.delay()
-            sweep_agent_health.delay()
-
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=20):
-        thread = threading.Thread(target=beat, daemon=True)
-        thread.start()
-        yield
-        stop.set()
-        thread.join()
-    connection.close()
 
 
 def _start_agent(url: str, token_file: Path, name: str) -> subprocess.Popen:
