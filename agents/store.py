@@ -1,27 +1,19 @@
 """The heartbeat store: Redis holds what changes on every heartbeat.
 
-Per deployment:
-- `ra:{dep}:agents`  hash  name -> {"id", "cordon"}: who is registered, and whether cordoned, so a
-                     steady-state heartbeat needs no SQL. Filled from the database on a miss.
-- `ra:{dep}:seen`    zset  agent id -> time of its last heartbeat. The source of truth for health.
-- `ra:{dep}:hb`      hash  agent id -> the last heartbeat body, waiting for the flush.
-- `ra:{dep}:ver`     counter that changes whenever what the Agents table shows changes.
-Global:
-- `ra:dirty`         set of deployments with heartbeats waiting for the flush.
-- `ra:epoch`         when this Redis first held our data: younger than the health threshold means
-                     Redis lost its data recently, so a missing heartbeat is "unknown", not silence.
+The key names are in astro_ui/keys.py (all of a deployment's carry its hash tag, so they share a
+Redis Cluster slot); a heartbeat itself is written by agents/heartbeat.lua in one round trip
+(agents/ingest.py). This module owns the agents cache and reads what the pages and tasks need.
 """
 
-import contextlib
 import json
 import time
 
 import redis
 
-from astro_ui import redis_client
+from astro_ui import keys, redis_client
 
-DIRTY = "ra:dirty"
-EPOCH = "ra:epoch"
+DIRTY = keys.DIRTY
+EPOCH = keys.EPOCH
 SWEEP_LAST = "ra:sweep:last"
 
 # Redis errors the callers treat as "the heartbeat store is unavailable".
@@ -30,57 +22,18 @@ Unavailable = (redis.RedisError, OSError)
 
 client = redis_client.client
 
-
-def k_agents(dep) -> str:
-    return f"ra:{dep}:agents"
-
-
-def k_seen(dep) -> str:
-    return f"ra:{dep}:seen"
-
-
-def k_hb(dep) -> str:
-    return f"ra:{dep}:hb"
-
-
-def k_ver(dep) -> str:
-    return f"ra:{dep}:ver"
+k_agents = keys.agents
+k_seen = keys.seen
+k_hb = keys.hb
+k_ver = keys.ver
 
 
 def now() -> float:
     return time.time()
 
 
-def k_enabled(dep) -> str:
-    return f"ra:{dep}:enabled"
-
-
-ENABLED_TTL = 300
-
-
-def remote_execution_enabled(dep, request=None) -> bool:
-    """Whether the deployment takes agents at all; cached, filled from the database on a miss."""
-    raw = redis_client.get(request, k_enabled(dep))
-    if raw is not None:
-        return raw == b"1"
-    from deployments.models import Deployment
-
-    enabled = bool(
-        Deployment.objects.filter(pk=dep).values_list("remote_execution", flat=True).first()
-    )
-    client().set(k_enabled(dep), int(enabled), ex=ENABLED_TTL, nx=True)
-    return enabled
-
-
-def publish_enabled(dep, enabled: bool) -> None:
-    """After the switch commits. If Redis cannot be told, the cached value lapses within
-    ENABLED_TTL seconds."""
-    with contextlib.suppress(*Unavailable):
-        client().set(k_enabled(dep), int(enabled), ex=ENABLED_TTL)
-
-
-def lookup(dep, name: str, request=None) -> dict | None:
-    raw = redis_client.hget(request, k_agents(dep), name)
+def lookup(dep, name: str) -> dict | None:
+    raw = client().hget(k_agents(dep), name)
     return None if raw is None else json.loads(raw)
 
 
@@ -124,21 +77,12 @@ def forget(dep, name: str, agent_id) -> None:
     pipe.execute()
 
 
-def beat(dep, agent_id, body: dict, at: float) -> None:
-    """Record one heartbeat: its time (health) and its body (for the flush). One round trip."""
-    pipe = client().pipeline(transaction=False)
-    pipe.zadd(k_seen(dep), {str(agent_id): at})
-    pipe.hset(k_hb(dep), str(agent_id), json.dumps(body, separators=(",", ":")))
-    pipe.sadd(DIRTY, str(dep))
-    pipe.set(EPOCH, at, nx=True)
-    pipe.execute()
-
-
 def take_pending(dep) -> dict[str, dict]:
-    """Atomically take the heartbeat bodies waiting for the flush."""
+    """Atomically take the heartbeat bodies waiting for the flush; the next heartbeat announces
+    the deployment in DIRTY again."""
     pipe = client().pipeline()
     pipe.hgetall(k_hb(dep))
-    pipe.delete(k_hb(dep))
+    pipe.delete(k_hb(dep), keys.dirty(dep))
     raw, _ = pipe.execute()
     return {k.decode(): json.loads(v) for k, v in raw.items()}
 
@@ -186,7 +130,7 @@ def version(dep) -> str:
 
 def version_and_epoch(dep) -> tuple[str, float]:
     """The table version and the epoch it is built on, in one round trip."""
-    epoch_raw, ver = client().mget(EPOCH, k_ver(dep))
+    epoch_raw, ver = redis_client.mget(EPOCH, k_ver(dep))
     if epoch_raw is None:
         mark_epoch()
         epoch_raw = client().get(EPOCH) or b"0"
@@ -195,7 +139,7 @@ def version_and_epoch(dep) -> tuple[str, float]:
 
 def version_if(dep, key: str) -> tuple[bytes | None, str | None]:
     """`key`'s value and the table version, in one round trip (the poll's fast path)."""
-    value, epoch_raw, ver = client().mget(key, EPOCH, k_ver(dep))
+    value, epoch_raw, ver = redis_client.mget(key, EPOCH, k_ver(dep))
     return value, None if epoch_raw is None else _version(epoch_raw, ver)
 
 
@@ -210,5 +154,5 @@ def bump(dep) -> None:
 def bump_for_time(dep, every: int) -> None:
     """Bump at most once per `every` seconds: heartbeat times move all the time, and re-rendering
     the table for each of them would make every poll a full render."""
-    if client().set(f"ra:{dep}:tbump", 1, nx=True, ex=every):
+    if client().set(f"{keys.deployment(dep)}:tbump", 1, nx=True, ex=every):
         bump(dep)

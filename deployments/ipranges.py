@@ -6,7 +6,6 @@ attempts are recorded in Redis too, rate-limited per address, so a misconfigured
 the API cannot turn into a write storm on the database.
 """
 
-import functools
 import ipaddress
 import json
 import logging
@@ -24,6 +23,7 @@ from rest_framework.exceptions import APIException
 
 from astro_ui import redis_client
 from astro_ui.net import client_ip
+from deployments import cache
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +31,6 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 MAX_RANGES = 100
 MAX_ENTRY_LENGTH = 64
-# A list can also change outside set_allowed_ip_ranges (the admin site, a shell); the TTL bounds
-# how long such a change can go unnoticed by enforcement.
-CACHE_SECONDS = 300
 BLOCKED_KEEP = 50
 BLOCKED_RECORD_SECONDS = 60
 BLOCKED_AUDIT_SECONDS = 3600
@@ -231,96 +228,30 @@ def lockout_preview(deployment, ranges: list[str]) -> tuple[list, list]:
     return blocked, healthy
 
 
-# --- the cached list -------------------------------------------------------------------------
-
-_redis = redis_client.client
+# --- the cached list (deployments/cache.py) ------------------------------------------------
 
 
-def ranges_key(deployment_id) -> str:
-    return f"ipranges:{deployment_id}"
-
-
-@functools.lru_cache(maxsize=1024)
 def _networks(raw: str) -> tuple[Network, ...] | None:
-    """The networks of a cached JSON list; None when the list is empty (no restriction).
-
-    Memoised on the cached text, so a steady state parses nothing. A stored entry that does not
-    parse is skipped; if none parses the result is an empty tuple, which allows nobody: a broken
-    list must not silently mean "any address".
-    """
-    entries = json.loads(raw)
-    if not entries:
-        return None
-    networks = []
-    for entry in entries:
-        try:
-            networks.append(ipaddress.ip_network(entry, strict=False))
-        except (TypeError, ValueError):
-            log.warning("Ignoring a malformed allowed IP range: %r", entry)
-    return tuple(networks)
-
-
-def _stored_ranges(deployment_id) -> list:
-    from deployments.models import Deployment
-
-    try:
-        row = Deployment.objects.filter(pk=deployment_id).values("allowed_ip_ranges").first()
-    except (ValueError, ValidationError):
-        row = None
-    # An unknown deployment restricts nothing here; the agent API answers 404 for it anyway.
-    ranges = row["allowed_ip_ranges"] if row else []
-    return ranges if isinstance(ranges, list) else ["<malformed>"]
+    return cache.networks(raw)
 
 
 def allowed_networks(deployment_id, request=None) -> tuple[Network, ...] | None:
-    """The networks agents of a deployment may connect from; None means any address.
-
-    Read from Redis; on a miss, from the database, then cached. When Redis is unreachable the
-    database answers: enforcement degrades to one query per request, never to "allow all".
-    """
-    key = ranges_key(deployment_id)
-    try:
-        raw = redis_client.get(request, key)
-    except redis.RedisError:
-        log.warning("Redis unavailable; reading allowed IP ranges from the database")
-        return _networks(json.dumps(_stored_ranges(deployment_id)))
-    if raw is None:
-        text = json.dumps(_stored_ranges(deployment_id))
-        try:
-            # NX: a fill that read the database before a change committed must not overwrite
-            # the value publish() wrote after it.
-            _redis().set(key, text, ex=CACHE_SECONDS, nx=True)
-        except redis.RedisError:
-            log.warning("Could not cache allowed IP ranges", exc_info=True)
-        return _networks(text)
-    return _networks(raw.decode())
+    """The networks agents of a deployment may connect from; None means any address."""
+    conf = cache.current(deployment_id)
+    return None if conf is None else cache.networks(conf.ranges_json)
 
 
 def publish(deployment_id, ranges: list[str]) -> None:
     """Put a just-committed list in the cache, so the next agent request enforces it."""
-    try:
-        _redis().set(ranges_key(deployment_id), json.dumps(ranges), ex=CACHE_SECONDS)
-    except redis.RedisError:
-        log.exception("Could not publish allowed IP ranges; dropping the cached copy")
-        try:
-            _redis().delete(ranges_key(deployment_id))
-        except redis.RedisError:
-            log.exception("Cached allowed IP ranges may be stale for up to %ss", CACHE_SECONDS)
+    cache.publish(deployment_id, ranges=ranges)
 
 
 def publish_on_commit(deployment_id, ranges: list[str]) -> None:
-    transaction.on_commit(lambda: publish(deployment_id, list(ranges)))
+    cache.publish_on_commit(deployment_id, ranges=list(ranges))
 
 
 def _address(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return None
-    # A dual-stack listener reports IPv4 clients as ::ffff:a.b.c.d; the ranges say a.b.c.d.
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        return address.ipv4_mapped
-    return address
+    return cache.address(ip)
 
 
 def _allows(networks: tuple[Network, ...], ip: str) -> bool:
@@ -330,8 +261,7 @@ def _allows(networks: tuple[Network, ...], ip: str) -> bool:
 
 def list_allows(ranges: list[str], ip: str) -> bool:
     """Whether a list of ranges (empty: any address) lets this address in."""
-    networks = _networks(json.dumps(list(ranges)))
-    return networks is None or _allows(networks, ip)
+    return cache.allows(json.dumps(list(ranges)), ip)
 
 
 def is_allowed(deployment_id, ip: str, request=None) -> bool:
@@ -376,9 +306,12 @@ def check_agent_ip(request, deployment_id) -> None:
 
 # --- blocked attempts ------------------------------------------------------------------------
 
+_redis = redis_client.client
+
 
 def _blocked_keys(deployment_id) -> tuple[str, str]:
-    return f"ipblocked:{deployment_id}:seen", f"ipblocked:{deployment_id}:count"
+    # One hash tag per deployment: the transaction below needs both keys in one cluster slot.
+    return f"ipblocked:{{{deployment_id}}}:seen", f"ipblocked:{{{deployment_id}}}:count"
 
 
 def record_blocked(deployment_id, ip: str) -> None:
@@ -389,7 +322,9 @@ def record_blocked(deployment_id, ip: str) -> None:
     try:
         client = _redis()
         pipe = client.pipeline(transaction=False)
-        pipe.set(f"ipblocked:{deployment_id}:rl:{member}", 1, ex=BLOCKED_RECORD_SECONDS, nx=True)
+        pipe.set(
+            f"ipblocked:{{{deployment_id}}}:rl:{member}", 1, ex=BLOCKED_RECORD_SECONDS, nx=True
+        )
         pipe.hincrby(count_key, member, 1)
         fresh, _ = pipe.execute()
         if not fresh:
@@ -404,7 +339,7 @@ def record_blocked(deployment_id, ip: str) -> None:
         if evicted:
             client.hdel(count_key, *evicted)
         audit = client.set(
-            f"ipblocked:{deployment_id}:audit:{member}", 1, ex=BLOCKED_AUDIT_SECONDS, nx=True
+            f"ipblocked:{{{deployment_id}}}:audit:{member}", 1, ex=BLOCKED_AUDIT_SECONDS, nx=True
         )
     except redis.RedisError:
         log.warning("Could not record a blocked agent request from %s", member, exc_info=True)

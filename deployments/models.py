@@ -6,6 +6,8 @@ from django.db import models, transaction
 from django.db.models import Q
 from django.urls import reverse
 
+from deployments import cache
+
 
 class Role(models.IntegerChoices):
     """Ordered: a higher role can do everything a lower one can."""
@@ -137,10 +139,7 @@ class Deployment(models.Model):
                 details={"before": {f: before[f] for f in after}, "after": after},
             )
             if "remote_execution" in after:
-                from agents import store
-
-                enabled = self.remote_execution
-                transaction.on_commit(lambda: store.publish_enabled(self.pk, enabled))
+                cache.publish_on_commit(self.pk, enabled=self.remote_execution)
         return True
 
     def set_allowed_ip_ranges(
