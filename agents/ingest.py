@@ -28,7 +28,7 @@ from django.conf import settings
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from agents import messages, store
+from agents import messages, openapi, store
 from agents.models import utc_datetime
 from astro_ui import front, keys, redis_client
 from astro_ui.net import client_ip_from
@@ -42,6 +42,7 @@ from tokens.auth import REALM, bearer_value
 log = logging.getLogger(__name__)
 
 PREFIX = "/api/agent/"
+OPENAPI_PATH = "/api/agent/v1/openapi.yaml"
 MAX_BODY_BYTES = 64 * 1024
 HEARTBEAT_PATH = re.compile(r"^/api/agent/v1/deployments/([^/]*)/heartbeat$")
 UUID_TEXT = re.compile(
@@ -74,13 +75,15 @@ class Reply:
     status: int
     payload: dict
     headers: dict[str, str]
+    raw: bytes | None = None  # a document served as is (the OpenAPI file), not JSON
 
     def content(self) -> bytes:
-        return _encode(self.payload)
+        return self.raw if self.raw is not None else _encode(self.payload)
 
     def header_list(self, request_id: str) -> list[tuple[str, str]]:
+        kind = "application/yaml" if self.raw is not None else "application/json"
         return [
-            ("Content-Type", "application/json"),
+            ("Content-Type", kind),
             ("X-Content-Type-Options", "nosniff"),
             ("Cache-Control", "no-store"),
             ("X-Request-ID", request_id),
@@ -112,6 +115,8 @@ def request_id(incoming: bytes) -> str:
 def handle(request: Request, *, allow_db: bool = True) -> Reply:
     """The answer to one agent API request; never raises but NeedsDatabase (when not allowed)."""
     match = HEARTBEAT_PATH.match(request.path)
+    if request.path == OPENAPI_PATH and request.method in ("GET", "HEAD"):
+        return Reply(200, {}, {}, raw=openapi.served())
     if match is None:
         return _count_unrouted(_not_found(request.path))
     if not UUID_TEXT.match(match.group(1)):
@@ -130,16 +135,21 @@ def handle(request: Request, *, allow_db: bool = True) -> Reply:
         return reply
     if len(request.body) > MAX_BODY_BYTES:
         return error(413, "body_too_large", front._too_large(MAX_BODY_BYTES))
-    beat = Heartbeat(request, str(uuid.UUID(match.group(1))))
     try:
-        return beat.run(allow_db)
+        beat = Heartbeat(request, str(uuid.UUID(match.group(1))))
+        try:
+            return beat.run(allow_db)
+        except store.Unavailable:
+            if not allow_db:
+                raise NeedsDatabase from None
+            log.warning("heartbeat store unavailable; answering from the database")
+            return beat.decide_from_database()
     except NeedsDatabase:
         raise
-    except store.Unavailable:
-        if not allow_db:
-            raise NeedsDatabase from None
-        log.warning("heartbeat store unavailable; answering from the database")
-        return beat.decide_from_database()
+    except Exception:
+        # Never an HTML page or a traceback for an agent: the shape stays, the log has the rest.
+        log.exception("agent API request failed")
+        return error(500, "internal_error", "The server failed to handle this request.")
 
 
 def _not_found(path: str) -> Reply:

@@ -100,6 +100,13 @@ def parse(body: bytes) -> Heartbeat:
         ) from None
     except msgspec.DecodeError as exc:
         raise BodyError("malformed_json", f"JSON parse error - {exc}") from None
+    except RecursionError:
+        # An unknown field is skipped, but still parsed: deep nesting there ends here.
+        raise BodyError(
+            "invalid_body",
+            "The heartbeat body has errors; see fields.",
+            {"non_field_errors": ["The JSON is nested too deeply."]},
+        ) from None
     problems = {}
     if not beat.name.strip():
         problems["name"] = ["This field may not be blank."]
