@@ -82,8 +82,9 @@ def take_pending(dep) -> dict[str, dict]:
     the deployment in DIRTY again."""
     pipe = client().pipeline()
     pipe.hgetall(k_hb(dep))
-    pipe.delete(k_hb(dep), keys.dirty(dep))
-    raw, _ = pipe.execute()
+    pipe.delete(k_hb(dep))
+    pipe.delete(keys.dirty(dep))
+    raw, *_ = pipe.execute()
     return {k.decode(): json.loads(v) for k, v in raw.items()}
 
 
