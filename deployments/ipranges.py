@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
+from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
@@ -350,7 +351,8 @@ def record_blocked(deployment_id, ip: str) -> None:
 
 def _audit_blocked(deployment_id, ip: str) -> None:
     from audit.record import record
-    from deployments.models import Deployment
+
+    Deployment = apps.get_model("deployments", "Deployment")
 
     try:
         with transaction.atomic():
