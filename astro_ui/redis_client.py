@@ -10,6 +10,8 @@ from functools import cache
 
 import redis
 from django.conf import settings
+from django.http import HttpResponse
+from rest_framework.exceptions import APIException
 from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
 from redis.retry import Retry
@@ -46,3 +48,34 @@ def mget(*keys: str) -> list[bytes | None]:
     if is_cluster():
         return client().mget_nonatomic(*keys)  # type: ignore[attr-defined]
     return client().mget(*keys)
+
+
+class CacheNotUpdated(APIException):
+    """Redis refused the delete that withdraws a cached permission, so the change that withdraws
+    it is not committed: agents must never keep a permission the database no longer grants."""
+
+    status_code = 503
+    default_code = "cache_not_updated"
+    default_detail = (
+        "The change was not saved: Redis, which the agent API reads permissions from, could not "
+        "be updated, and saving it anyway would let agents keep what it takes away. Retry when "
+        "Redis is reachable."
+    )
+
+
+class CacheNotUpdatedMiddleware:
+    """Pages answer CacheNotUpdated with a 503 that says so (the management API's own exception
+    handler already does)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, CacheNotUpdated):
+            response = HttpResponse(str(exception.detail), status=503, content_type="text/plain")
+            response["Retry-After"] = "5"
+            return response
+        return None

@@ -74,6 +74,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "astro_ui.redis_client.CacheNotUpdatedMiddleware",
 ]
 
 ROOT_URLCONF = "astro_ui.urls"

@@ -20,6 +20,7 @@ from django.apps import apps
 from django.db import transaction
 
 from astro_ui import keys, redis_client
+from astro_ui.redis_client import CacheNotUpdated
 
 log = logging.getLogger(__name__)
 
@@ -27,10 +28,6 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 CACHE_SECONDS = 300
 Unavailable = (redis.RedisError, OSError)
-
-
-class CacheNotUpdated(Exception):
-    """Redis refused the delete that withdraws a cached permission."""
 
 
 @dataclass(frozen=True)
@@ -132,7 +129,7 @@ def withdraw(dep) -> None:
     try:
         redis_client.client().delete(keys.conf(dep))
     except Unavailable as exc:
-        raise CacheNotUpdated(f"could not drop the cached settings of deployment {dep}") from exc
+        raise CacheNotUpdated() from exc
 
 
 def publish_on_commit(dep, **changes) -> None:

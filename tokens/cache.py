@@ -25,6 +25,7 @@ import redis
 from django.apps import apps
 
 from astro_ui import keys, redis_client
+from astro_ui.redis_client import CacheNotUpdated
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +38,6 @@ STALE = b"stale"
 UNKNOWN = b"{}"
 
 Unavailable = (redis.RedisError, OSError)
-
-
-class CacheNotUpdated(Exception):
-    """Redis refused both the write and the delete that withdraw a cached permission."""
 
 
 def entry_from_database(dep, digest: str) -> dict:
@@ -138,7 +135,7 @@ def withdraw(dep, digest: str) -> None:
     try:
         redis_client.client().delete(key)
     except Unavailable as exc:
-        raise CacheNotUpdated(f"could not withdraw the cached agent token {key}") from exc
+        raise CacheNotUpdated() from exc
 
 
 def forget(dep, digest: str) -> None:
