@@ -11,10 +11,10 @@ from functools import cache
 import redis
 from django.conf import settings
 from django.http import HttpResponse
-from rest_framework.exceptions import APIException
 from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
 from redis.retry import Retry
+from rest_framework.exceptions import APIException
 
 CLUSTER_SCHEME = "redis+cluster://"
 
