@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import msgspec
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import close_old_connections
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -262,12 +263,24 @@ class Heartbeat:
                 # The cache was filled but still misses: Redis refuses writes.
                 return self.decide_from_database()
             filled.add(what)
+            if what == b"conf" and self.guessed_too_often():
+                return self.refused("too_many_attempts", None, GUESS_SECONDS, counted=0)
             self.fill(what, answer[2])
         return self.decide_from_database()
 
+    def guessed_too_often(self) -> bool:
+        """Unknown deployments cost a query each: an address that keeps naming them is turned
+        away before the database (counted across deployments, under a global key)."""
+        key = keys.global_guess(self.ip)
+        return int(store.client().get(key) or 0) >= GUESS_LIMIT
+
     def fill(self, what: bytes, cached) -> None:
         if what == b"conf":
-            deployment_cache.fill(self.dep)
+            if deployment_cache.fill(self.dep) is None:
+                pipe = store.client().pipeline(transaction=False)
+                pipe.set(keys.global_guess(self.ip), 0, ex=GUESS_SECONDS, nx=True)
+                pipe.incr(keys.global_guess(self.ip))  # keeps the expiry set above
+                pipe.execute()
         elif what == b"token":
             token_cache.fill(self.dep, self.digest, cached or None)
         else:
@@ -387,13 +400,22 @@ async def asgi(scope, receive, send) -> None:
         try:
             reply = handle(request, allow_db=False)
         except NeedsDatabase:
-            reply = await sync_to_async(handle, thread_sensitive=True)(request)
+            reply = await sync_to_async(_handle_with_database, thread_sensitive=True)(request)
     await front.respond(
         send,
         reply.status,
         [(k.lower().encode(), v.encode("latin-1")) for k, v in reply.header_list(rid)],
         reply.content(),
     )
+
+
+def _handle_with_database(request: Request) -> Reply:
+    # Outside Django's request cycle: drop connections that broke or outlived CONN_MAX_AGE.
+    close_old_connections()
+    try:
+        return handle(request)
+    finally:
+        close_old_connections()
 
 
 def wsgi(environ, start_response):

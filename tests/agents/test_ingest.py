@@ -180,3 +180,17 @@ def test_a_withdrawal_redis_cannot_record_at_all_is_not_committed(own_redis, bea
     deployment.refresh_from_db()
     assert deployment.remote_execution is True
     assert django_settings.AGENT_REDIS_URL.endswith(":18253/0")
+
+
+def test_naming_unknown_deployments_is_throttled_per_address(client, token_value, redis_client):
+    import uuid
+
+    auth = {"Authorization": f"Bearer {token_value}"}
+    for _ in range(20):
+        url = f"/api/agent/v1/deployments/{uuid.uuid4()}/heartbeat"
+        response = client.post(url, body(), content_type="application/json", headers=auth)
+        assert response.status_code in (401, 403)
+    url = f"/api/agent/v1/deployments/{uuid.uuid4()}/heartbeat"
+    response = client.post(url, body(), content_type="application/json", headers=auth)
+    assert (response.status_code, response.json()["error"]) == (429, "too_many_attempts")
+    assert 0 < redis_client.ttl(keys.global_guess("127.0.0.1")) <= 300
