@@ -76,7 +76,7 @@ local agent = redis.call("HGET", KEYS[3], ARGV[5])
 if not agent then
   return {"miss", "agent", token}
 end
-local id = cjson.decode(agent).id
+local id = string.match(agent, '"id": ?"([^"]+)"')
 redis.call("ZADD", KEYS[4], ARGV[1], id)
 redis.call("HSET", KEYS[5], id, ARGV[7] .. ',"token_id":"' .. entry.id .. '"}')
 local announce = redis.call("SET", KEYS[6], "1", "NX", "EX", ARGV[10]) and 1 or 0

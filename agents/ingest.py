@@ -16,18 +16,21 @@ reading agent logs can tell a stale token from a wrong deployment id from a bloc
 """
 
 import contextlib
-import json
+import hashlib
 import logging
 import re
+import threading
 import uuid
 from dataclasses import dataclass
 
 import msgspec
+import redis
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import close_old_connections
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
+from redis.exceptions import NoScriptError
 
 from agents import messages, openapi, store
 from agents.models import utc_datetime
@@ -56,6 +59,7 @@ DIRTY_SECONDS = 60
 
 _SCRIPT = (settings.BASE_DIR / "agents" / "heartbeat.lua").read_text()
 _encode = msgspec.json.encode
+_decode = msgspec.json.decode
 
 
 @dataclass
@@ -176,16 +180,66 @@ def _count_unrouted(reply: Reply) -> Reply:
 # Per process: the allowed ranges of each deployment with their version. The script answers
 # "stale" when Redis holds another version; only then is the list read and parsed again.
 _ranges: dict[str, tuple[str, str]] = {}
-_scripts: dict[int, object] = {}
+_SHA = hashlib.sha1(_SCRIPT.encode()).hexdigest()  # noqa: S324 - Redis names scripts by SHA-1
+_local = threading.local()
 
 
-def _script():
+def run_script(keys_: list[str], args: list) -> list:
+    """EVALSHA of heartbeat.lua, loading the script when Redis does not know it (NOSCRIPT, after
+    a restart or SCRIPT FLUSH).
+
+    On a single Redis the call goes straight down one connection per thread, kept for the
+    process's life: the pool's checkout and return per call cost as much as the script itself.
+    A cluster client routes it by the deployment's hash tag instead.
+    """
     client = redis_client.client()
-    script = _scripts.get(id(client))
-    if script is None:
-        # redis-py runs it with EVALSHA and loads it on NOSCRIPT (after a restart or SCRIPT FLUSH).
-        script = _scripts[id(client)] = client.register_script(_SCRIPT)
-    return script
+    if redis_client.is_cluster():
+        try:
+            return client.evalsha(_SHA, len(keys_), *keys_, *args)
+        except NoScriptError:
+            client.script_load(_SCRIPT)  # on every node
+            return client.evalsha(_SHA, len(keys_), *keys_, *args)
+    pool = client.connection_pool
+    conn = getattr(_local, "conn", None)
+    if conn is None or _local.pool is not pool:
+        conn = _local.conn = pool.make_connection()
+        _local.pool = pool
+    for attempt in (1, 2):
+        try:
+            return _evalsha(conn, keys_, args)
+        except (redis.ConnectionError, redis.TimeoutError, OSError):
+            # A connection Redis dropped (a restart): one fresh try, as the pool would do.
+            conn.disconnect()
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _evalsha(conn, keys_: list[str], args: list) -> list:
+    try:
+        conn.send_command("EVALSHA", _SHA, len(keys_), *keys_, *args)
+        return conn.read_response()
+    except NoScriptError:
+        conn.send_command("SCRIPT", "LOAD", _SCRIPT)
+        conn.read_response()
+        conn.send_command("EVALSHA", _SHA, len(keys_), *keys_, *args)
+        return conn.read_response()
+
+
+# Per process: what an Authorization header holds (a refusal, or the token's digest). Checking
+# the checksum and hashing the value on every heartbeat of the same agent is wasted work.
+_seen_credentials: dict[bytes, tuple[tuple[str, str] | None, str]] = {}
+
+
+def _credentials(header: bytes) -> tuple[tuple[str, str] | None, str]:
+    known = _seen_credentials.get(header)
+    if known is None:
+        value, problem = bearer_value(header)
+        known = (problem, secret.digest(value) if value else "-")
+        if len(_seen_credentials) >= 10_000:
+            _seen_credentials.clear()  # bounded: a stream of made-up tokens cannot grow it
+        _seen_credentials[header] = known
+    return known
 
 
 class Heartbeat:
@@ -194,8 +248,7 @@ class Heartbeat:
         self.ip = client_ip_from(
             request.remote_addr, request.header(b"x-forwarded-for").decode("latin-1")
         )
-        self.token, self.token_problem = bearer_value(request.header(b"authorization"))
-        self.digest = secret.digest(self.token) if self.token else "-"
+        self.token_problem, self.digest = _credentials(request.header(b"authorization"))
         self.now = store.now()
         try:
             self.beat: messages.Heartbeat | None = messages.parse(request.body)
@@ -232,9 +285,9 @@ class Heartbeat:
         record = self.record()
         filled: set[bytes] = set()
         for _ in range(6):
-            answer = _script()(
-                keys=keys.heartbeat_keys(self.dep, self.digest, self.ip),
-                args=[
+            answer = run_script(
+                keys.heartbeat_keys(self.dep, self.digest, self.ip),
+                [
                     repr(self.now),
                     version,
                     "1" if deployment_cache.allows(ranges, self.ip) else "0",
@@ -286,13 +339,13 @@ class Heartbeat:
         else:
             from agents.models import Agent
 
-            token = json.loads(cached)
+            token = _decode(cached)
             Agent.objects.register(
                 self.dep, self.beat.name, fields=self.fields(), token_id=token["id"]
             )
 
     def accepted(self, agent_raw: bytes, token_raw: bytes, announce: int) -> Reply:
-        agent, token = json.loads(agent_raw), json.loads(token_raw)
+        agent, token = _decode(agent_raw), _decode(token_raw)
         if announce:
             # Once per flush period and deployment: name it for the flush, and (after Redis lost
             # its data) start the epoch. Global keys, so not in the script.
@@ -344,7 +397,7 @@ class Heartbeat:
         if self.token_problem and code == self.token_problem[0]:
             return error(401, code, self.token_problem[1])
         if code.startswith("token_"):
-            entry = json.loads(token_raw) if token_raw else {}
+            entry = _decode(token_raw) if token_raw else {}
             problem = token_cache.refusal(self.dep, entry, self.now)
             assert problem is not None
             return error(403 if code == "token_wrong_deployment" else 401, *problem)
