@@ -30,6 +30,8 @@ def argv(name: str, port: int, app: str | None = None) -> list[str]:
             str(BIN / "granian"),
             "--interface",
             "asgi",
+            "--loop",
+            "uvloop",
             "--workers",
             str(WORKERS),
             "--backlog",
