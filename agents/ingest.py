@@ -139,7 +139,7 @@ def handle(request: Request, *, allow_db: bool = True) -> Reply:
         reply.headers["Allow"] = "POST"
         return reply
     if len(request.body) > MAX_BODY_BYTES:
-        return error(413, "body_too_large", front._too_large(MAX_BODY_BYTES))
+        return error(413, "body_too_large", front.too_large(MAX_BODY_BYTES))
     try:
         beat = Heartbeat(request, str(uuid.UUID(match.group(1))))
         try:
@@ -307,6 +307,8 @@ class Heartbeat:
                 return self.refused(answer[1].decode(), answer[2], answer[3], counted=answer[4])
             if kind == b"stale":
                 ranges, version = answer[1].decode(), answer[2].decode()
+                if len(_ranges) >= 10_000:
+                    _ranges.clear()  # bounded: made-up deployment ids cannot grow it
                 _ranges[self.dep] = (version, ranges)
                 continue
             what = answer[1]
@@ -475,7 +477,7 @@ def wsgi(environ, start_response):
     rid = request_id(environ.get("HTTP_X_REQUEST_ID", "").encode("latin-1"))
     length = environ.get("CONTENT_LENGTH") or ""
     if length and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-        reply = error(413, "body_too_large", front._too_large(MAX_BODY_BYTES))
+        reply = error(413, "body_too_large", front.too_large(MAX_BODY_BYTES))
     else:
         body = environ["wsgi.input"].read(int(length) if length else MAX_BODY_BYTES + 1)
         reply = handle(_from_environ(environ, body, rid))
@@ -490,7 +492,7 @@ def view(request, **route) -> HttpResponse:
     rid = getattr(request, "id", "") or uuid.uuid4().hex
     length = request.META.get("CONTENT_LENGTH") or ""
     if length and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-        reply = error(413, "body_too_large", front._too_large(MAX_BODY_BYTES))
+        reply = error(413, "body_too_large", front.too_large(MAX_BODY_BYTES))
     else:
         reply = handle(_from_environ(request.META, request.body, rid))
     response = HttpResponse(reply.content(), status=reply.status)

@@ -48,7 +48,7 @@ async def read_body(receive, headers, limit: int, seconds: float = BODY_SECONDS)
         if not declared.isdigit():
             raise BodyProblem(400, "bad_request", "Content-Length is not a number.")
         if int(declared) > limit:
-            raise BodyProblem(413, "body_too_large", _too_large(limit))
+            raise BodyProblem(413, "body_too_large", too_large(limit))
     chunks, size = [], 0
     try:
         # One deadline for the whole body (a timer, not a task per read: under a burst of
@@ -61,7 +61,7 @@ async def read_body(receive, headers, limit: int, seconds: float = BODY_SECONDS)
                 chunk = message.get("body", b"")
                 size += len(chunk)
                 if size > limit:
-                    raise BodyProblem(413, "body_too_large", _too_large(limit))
+                    raise BodyProblem(413, "body_too_large", too_large(limit))
                 chunks.append(chunk)
                 if not message.get("more_body", False):
                     return b"".join(chunks)
@@ -69,7 +69,7 @@ async def read_body(receive, headers, limit: int, seconds: float = BODY_SECONDS)
         raise BodyProblem(408, "body_timeout", _too_slow(seconds)) from None
 
 
-def _too_large(limit: int) -> str:
+def too_large(limit: int) -> str:
     return f"The request body is larger than {limit // 1024} KiB."
 
 
