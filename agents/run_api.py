@@ -1,20 +1,16 @@
 """What the agent API does for test runs: hand a waiting run to a heartbeat, take its reports.
 
-`offer` runs inside every heartbeat: with nothing waiting (the common case) it returns at once,
-without SQL or another Redis round trip; with runs waiting only for other agents it decides that
-in memory. `report` is the slow path an agent calls a few times per run.
+Every heartbeat's script reads the waiting runs in its one round trip (`ra:{dep}:runs`, empty
+almost always). `eligible` decides in memory whether this agent may take one, so runs waiting for
+other agents cost a heartbeat neither SQL nor another round trip; only `claim` (a run is taken)
+and `report` (a few calls per run) touch the database.
 """
 
 import uuid
 
+from agents import messages, store
 from agents import run_queue as waiting
-from agents import store
-from agents.runs import FINISHED, State, TestRun
-
-CHECK_STATUSES = ("passed", "failed", "skipped", "not_checked")
-REPORT_STATES = (State.RUNNING, State.PASSED, State.FAILED)
-MAX_CHECKS = 20
-MAX_LINES = 50
+from agents.runs import FINISHED, TestRun
 
 
 class ReportError(Exception):
@@ -23,11 +19,11 @@ class ReportError(Exception):
         self.status, self.error, self.detail, self.fields = status, error, detail, fields
 
 
-def offer(dep, agent_id: str, fields: dict, cordon: str | None, raw_waiting) -> dict | None:
-    """The test run this heartbeat's agent takes now, as the response shows it, or None."""
+def eligible(agent_id: str, fields: dict, cordon: str | None, raw_waiting) -> str | None:
+    """The waiting run this heartbeat's agent may take now, if any. No I/O."""
     if not raw_waiting:
         return None
-    run_id = waiting.pick(
+    return waiting.pick(
         waiting.decode(raw_waiting),
         agent_id=str(agent_id),
         queues=fields.get("queues") or [],
@@ -35,11 +31,14 @@ def offer(dep, agent_id: str, fields: dict, cordon: str | None, raw_waiting) -> 
         slots_used=fields.get("slots_used", 0),
         slots_total=fields.get("slots_total", 0),
     )
-    if run_id is None:
-        return None
+
+
+def claim(dep, run_id: str, agent_id: str) -> dict | None:
+    """Take the run for the agent: off the waiting list (one winner), then recorded. The offer
+    as the heartbeat's answer shows it, or None when another agent was quicker."""
     try:
         if not waiting.withdraw(dep, run_id):
-            return None  # another agent's heartbeat took it a moment ago
+            return None
     except store.Unavailable:
         return None
     run = TestRun.objects.filter(pk=run_id, deployment_id=dep).first()
@@ -52,9 +51,12 @@ def offer(dep, agent_id: str, fields: dict, cordon: str | None, raw_waiting) -> 
     }
 
 
-def report(dep, run_id: str, data) -> TestRun:
+def report(dep, run_id: str, body: bytes) -> TestRun:
     """Record a progress report or result; raises ReportError with the cause."""
-    body = _validate(data)
+    try:
+        data = messages.parse_report(body)
+    except messages.BodyError as problem:
+        raise ReportError(400, problem.code, problem.detail, problem.fields) from None
     try:
         run = TestRun.objects.select_related("taken_by").get(
             pk=uuid.UUID(str(run_id)), deployment_id=dep
@@ -63,66 +65,15 @@ def report(dep, run_id: str, data) -> TestRun:
         raise ReportError(
             404, "test_run_not_found", f"No test run {run_id} in this deployment."
         ) from None
-    if run.taken_by is None or run.taken_by.name != body["name"]:
+    if run.taken_by is None or run.taken_by.name != data.name:
         raise ReportError(
-            409, "test_run_not_yours", f"Test run {run_id} was not given to agent {body['name']}."
+            409, "test_run_not_yours", f"Test run {run_id} was not given to agent {data.name}."
         )
     if run.state in FINISHED:
         raise ReportError(409, "test_run_finished", f"Test run {run_id} is already {run.state}.")
-    run.report(run.taken_by, state=body["state"], checks=body["checks"], log_lines=body["log"])
+    checks = [
+        {"name": c.name, "status": c.status, "detail": c.detail, "seconds": round(c.seconds, 3)}
+        for c in data.checks
+    ]
+    run.report(run.taken_by, state=data.state, checks=checks, log_lines=data.log)
     return run
-
-
-def _validate(data) -> dict:
-    if not isinstance(data, dict):
-        raise ReportError(400, "invalid_body", "Expected a JSON object.")
-    errors: dict[str, list[str]] = {}
-    name, state = data.get("name"), data.get("state")
-    if not isinstance(name, str) or not name or len(name) > 253:
-        errors["name"] = ["The agent's name: a string of 1 to 253 characters."]
-    if state not in REPORT_STATES:
-        errors["state"] = [f"One of {', '.join(REPORT_STATES)}."]
-    checks = data.get("checks", [])
-    if (
-        not isinstance(checks, list)
-        or len(checks) > MAX_CHECKS
-        or not all(_check_ok(c) for c in checks)
-    ):
-        errors["checks"] = [
-            f"At most {MAX_CHECKS} objects with name, status ({', '.join(CHECK_STATUSES)}), "
-            "detail and seconds."
-        ]
-    lines = data.get("log", [])
-    if (
-        not isinstance(lines, list)
-        or len(lines) > MAX_LINES
-        or not all(isinstance(x, str) for x in lines)
-    ):
-        errors["log"] = [f"At most {MAX_LINES} strings."]
-    if errors:
-        raise ReportError(400, "invalid_body", "The report has errors; see fields.", errors)
-    return {
-        "name": name,
-        "state": state,
-        "checks": [
-            {
-                "name": c["name"][:100],
-                "status": c["status"],
-                "detail": str(c.get("detail", ""))[:500],
-                "seconds": round(float(c.get("seconds", 0)), 3),
-            }
-            for c in checks
-        ],
-        "log": lines,
-    }
-
-
-def _check_ok(c) -> bool:
-    return (
-        isinstance(c, dict)
-        and isinstance(c.get("name"), str)
-        and c.get("status") in CHECK_STATUSES
-        and isinstance(c.get("detail", ""), str)
-        and isinstance(c.get("seconds", 0), int | float)
-        and not isinstance(c.get("seconds", 0), bool)
-    )

@@ -11,10 +11,11 @@ import contextlib
 import json
 
 from agents import store
+from astro_ui import keys
 
 
 def key(dep) -> str:
-    return f"ra:{{{dep}}}:runs"
+    return keys.runs(dep)
 
 
 def publish(dep, run_id, queue: str, agent_id) -> None:

@@ -1,19 +1,12 @@
 """The heartbeat store: Redis holds what changes on every heartbeat.
 
-Per deployment:
-- `ra:{dep}:agents`  hash  name -> {"id", "cordon"}: who is registered, and whether cordoned, so a
-                     steady-state heartbeat needs no SQL. Filled from the database on a miss.
-- `ra:{dep}:seen`    zset  agent id -> time of its last heartbeat. The source of truth for
-                     liveness; agents/liveness.py reads it through the functions below.
-- `ra:{dep}:hb`      hash  agent id -> the last heartbeat body, waiting for the flush.
-- `ra:{dep}:ver`     counter that changes whenever something the Agents table shows is written.
-Global:
-- `ra:dirty`         set of deployments with heartbeats waiting for the flush.
-- `ra:epoch`         when this Redis first held our data: younger than the health threshold means
-                     Redis lost its data recently, so a missing heartbeat is "unknown", not silence.
+The key names are in astro_ui/keys.py (all of a deployment's carry its hash tag, so they share a
+Redis Cluster slot); a heartbeat itself is written by agents/heartbeat.lua in one round trip
+(agents/ingest.py). This module owns the agents cache and reads what the pages and tasks need:
+the seen zset (agent id -> time of its last heartbeat) is the source of truth for liveness, and
+agents/liveness.py reads it through the functions below.
 """
 
-import contextlib
 import functools
 import json
 import time
@@ -22,10 +15,10 @@ from typing import cast
 import redis
 from redis.typing import EncodableT, FieldT
 
-from astro_ui import redis_client
+from astro_ui import keys, redis_client
 
-DIRTY = "ra:dirty"
-EPOCH = "ra:epoch"
+DIRTY = keys.DIRTY
+EPOCH = keys.EPOCH
 SWEEP_LAST = "ra:sweep:last"
 
 # Redis errors the callers treat as "the heartbeat store is unavailable".
@@ -34,57 +27,18 @@ Unavailable = (redis.RedisError, OSError)
 
 client = redis_client.client
 
-
-def k_agents(dep) -> str:
-    return f"ra:{dep}:agents"
-
-
-def k_seen(dep) -> str:
-    return f"ra:{dep}:seen"
-
-
-def k_hb(dep) -> str:
-    return f"ra:{dep}:hb"
-
-
-def k_ver(dep) -> str:
-    return f"ra:{dep}:ver"
+k_agents = keys.agents
+k_seen = keys.seen
+k_hb = keys.hb
+k_ver = keys.ver
 
 
 def now() -> float:
     return time.time()
 
 
-def k_enabled(dep) -> str:
-    return f"ra:{dep}:enabled"
-
-
-ENABLED_TTL = 300
-
-
-def remote_execution_enabled(dep, request=None) -> bool:
-    """Whether the deployment takes agents at all; cached, filled from the database on a miss."""
-    raw = redis_client.get(request, k_enabled(dep))
-    if raw is not None:
-        return raw == b"1"
-    from deployments.models import Deployment
-
-    enabled = bool(
-        Deployment.objects.filter(pk=dep).values_list("remote_execution", flat=True).first()
-    )
-    client().set(k_enabled(dep), int(enabled), ex=ENABLED_TTL, nx=True)
-    return enabled
-
-
-def publish_enabled(dep, enabled: bool) -> None:
-    """After the switch commits. If Redis cannot be told, the cached value lapses within
-    ENABLED_TTL seconds."""
-    with contextlib.suppress(*Unavailable):
-        client().set(k_enabled(dep), int(enabled), ex=ENABLED_TTL)
-
-
-def lookup(dep, name: str, request=None) -> dict | None:
-    raw = redis_client.hget(request, k_agents(dep), name)
+def lookup(dep, name: str) -> dict | None:
+    raw = client().hget(k_agents(dep), name)
     return None if raw is None else json.loads(raw)
 
 
@@ -128,24 +82,14 @@ def forget(dep, name: str, agent_id) -> None:
     pipe.execute()
 
 
-def beat(dep, agent_id, body: dict, at: float, runs_key: str) -> dict:
-    """Record one heartbeat: its time (health) and its body (for the flush), and read the test
-    runs waiting for an agent (`runs_key`, usually empty). One round trip."""
-    pipe = client().pipeline(transaction=False)
-    pipe.zadd(k_seen(dep), {str(agent_id): at})
-    pipe.hset(k_hb(dep), str(agent_id), json.dumps(body, separators=(",", ":")))
-    pipe.sadd(DIRTY, str(dep))
-    pipe.set(EPOCH, at, nx=True)
-    pipe.hgetall(runs_key)
-    return pipe.execute()[-1]
-
-
 def take_pending(dep) -> dict[str, dict]:
-    """Atomically take the heartbeat bodies waiting for the flush."""
+    """Atomically take the heartbeat bodies waiting for the flush; the next heartbeat announces
+    the deployment in DIRTY again."""
     pipe = client().pipeline()
     pipe.hgetall(k_hb(dep))
     pipe.delete(k_hb(dep))
-    raw, _ = pipe.execute()
+    pipe.delete(keys.dirty(dep))
+    raw, *_ = pipe.execute()
     return {k.decode(): json.loads(v) for k, v in raw.items()}
 
 
@@ -207,11 +151,14 @@ def clock(dep, *, counts_after: list[float]) -> tuple[bytes | None, bytes | None
     """(epoch, table counter, agents in the seen set, agents seen later than each of
     `counts_after`), in one round trip."""
     pipe = client().pipeline(transaction=False)
-    pipe.mget(EPOCH, k_ver(dep))
+    # One key per command: the epoch is global, the rest the deployment's, so on a Redis
+    # Cluster they live in different slots.
+    pipe.get(EPOCH)
+    pipe.get(k_ver(dep))
     pipe.zcard(k_seen(dep))
     for after in counts_after:
         pipe.zcount(k_seen(dep), f"({after}", "+inf")
-    (epoch_raw, ver), present, *counts = pipe.execute()
+    epoch_raw, ver, present, *counts = pipe.execute()
     return epoch_raw, ver, present, counts
 
 
@@ -239,11 +186,22 @@ def poll_clock(
     how many heartbeat times fall in each of two (low, high] windows, and how many are later
     than `after`."""
     (low1, high1), (low2, high2) = windows
-    args = [f"({low1}", high1, f"({low2}", high2, f"({after}"]
-    keys = [key, EPOCH, k_ver(dep), k_seen(dep)]
-    value, epoch_raw, ver, crossed1, crossed2, later = _poll_clock_script(client())(
-        keys=keys, args=args
-    )
+    args: list[str | float] = [f"({low1}", high1, f"({low2}", high2, f"({after}"]
+    if redis_client.is_cluster():
+        # The script's keys span slots (the session's access key, the global epoch): a
+        # pipeline of one-key commands instead, still one round trip per node.
+        pipe = client().pipeline(transaction=False)
+        for one in (key, EPOCH, k_ver(dep)):
+            pipe.get(one)
+        pipe.zcount(k_seen(dep), args[0], args[1])
+        pipe.zcount(k_seen(dep), args[2], args[3])
+        pipe.zcount(k_seen(dep), args[4], "+inf")
+        value, epoch_raw, ver, crossed1, crossed2, later = pipe.execute()
+    else:
+        keys = [key, EPOCH, k_ver(dep), k_seen(dep)]
+        value, epoch_raw, ver, crossed1, crossed2, later = _poll_clock_script(client())(
+            keys=keys, args=args
+        )
     return value, epoch_raw, ver, [crossed1, crossed2], later
 
 
@@ -260,7 +218,7 @@ def version(dep) -> str:
     """The change counter, with the epoch it counts from, so that a Redis that lost its data
     (and restarted its counters) never repeats a value. The Agents table's poll version starts
     with it (see liveness.Fleet.version)."""
-    epoch_raw, ver = client().mget(EPOCH, k_ver(dep))
+    epoch_raw, ver = redis_client.mget(EPOCH, k_ver(dep))
     return f"{float(epoch_raw or 0):.0f}.{int(ver or 0)}"
 
 

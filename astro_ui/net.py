@@ -30,10 +30,16 @@ def client_ip(request) -> str:
     entry that is not itself a trusted proxy. Entries left of that were written by the client
     and cannot be believed, so a client outside TRUSTED_PROXIES cannot choose its address.
     """
-    remote = _canonical(request.META.get("REMOTE_ADDR", ""))
+    return client_ip_from(
+        request.META.get("REMOTE_ADDR", ""), request.META.get("HTTP_X_FORWARDED_FOR", "")
+    )
+
+
+def client_ip_from(remote: str, forwarded: str) -> str:
+    """`client_ip` from the peer address and the X-Forwarded-For header, without a request."""
+    remote = _canonical(remote)
     if not settings.TRUSTED_PROXIES or not _trusted(remote):
         return remote
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
     for hop in reversed([h.strip() for h in forwarded.split(",") if h.strip()]):
         if not _trusted(hop):
             return _canonical(hop) if _parse(hop) else remote

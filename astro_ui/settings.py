@@ -82,6 +82,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "astro_ui.redis_client.CacheNotUpdatedMiddleware",
     # Last, as django-axes asks: it turns a locked-out log-in into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -129,6 +130,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Redis: heartbeats, the dashboard version counters, caches and the Celery broker.
 # Without REDIS_URL, `make run` and the tests start an embedded server on this socket.
 REDIS_URL = env_str("REDIS_URL", f"unix://{VAR_DIR / 'redis.sock'}")
+# The agent API's data (heartbeats, the caches it reads, the table versions) may live on a Redis
+# Cluster instead: `redis+cluster://host:port` (any node; the others are discovered). Celery and
+# Django's cache stay on REDIS_URL, a single server, because Celery does not speak Cluster.
+# Empty: REDIS_URL.
+AGENT_REDIS_URL = env_str("AGENT_REDIS_URL", "")
+# Threads per server process that run Django (pages, the management API) under the ASGI front.
+WEB_THREADS = env_int("WEB_THREADS", 4, minimum=1)
 
 
 def _celery_url(url: str) -> str:

@@ -2,7 +2,9 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.http import HttpResponse, HttpResponsePermanentRedirect
 from django.templatetags.static import static
-from django.urls import include, path
+from django.urls import include, path, re_path
+
+from agents import ingest
 
 
 def healthz(request) -> HttpResponse:
@@ -20,7 +22,19 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("favicon.ico", favicon, name="favicon"),
-    path("api/agent/v1/", include("agents.api_urls")),
+    # Production serves the agent API before Django (astro_ui/asgi.py); this route is for the
+    # development server and the test client, and answers with the same code.
+    path(
+        "api/agent/v1/deployments/<uuid:deployment_id>/heartbeat",
+        ingest.view,
+        name="agent-heartbeat",
+    ),
+    path(
+        "api/agent/v1/deployments/<uuid:deployment_id>/test-runs/<uuid:run_id>",
+        ingest.view,
+        name="agent-test-run-report",
+    ),
+    re_path(r"^api/agent/", ingest.view),
     path("", include("api.urls")),
     path("", include("deployments.urls")),
     path("", include("deployments.ip_urls")),

@@ -21,7 +21,7 @@ from astro_ui import embedded_redis
 
 MACHINE_POSTGRES = "postgres://postgres@127.0.0.1:5432/postgres"
 MACHINE_REDIS = "redis://127.0.0.1:6379"
-DATABASE_NAME = "bench"
+DATABASE_NAME = os.environ.get("BENCH_DATABASE", "bench")  # its own, dropped and created
 REDIS_DB = 15
 LOOPBACK = {"127.0.0.1", "localhost", "::1", ""}
 

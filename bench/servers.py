@@ -16,12 +16,38 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 APP = "bench.baseline_wsgi:application"
+ASGI_APP = "bench.baseline_asgi:application"
 WORKERS = 2
 
 
-def argv(name: str, port: int, app: str = APP) -> list[str]:
-    """The exact command line of each configuration (`app` swapped for astro_ui.wsgi in prod)."""
+def argv(name: str, port: int, app: str | None = None) -> list[str]:
+    """The exact command line of each configuration (`app` swapped for astro_ui's in prod)."""
     bind = f"127.0.0.1:{port}"
+    if name == "granian-asgi":
+        # Production: the ASGI front (astro_ui/asgi.py). Headers are read in Rust with a
+        # deadline, bodies on the event loop; Django runs in WEB_THREADS threads per worker.
+        return [
+            str(BIN / "granian"),
+            "--interface",
+            "asgi",
+            "--loop",
+            "uvloop",
+            "--workers",
+            str(WORKERS),
+            "--backlog",
+            "2048",
+            "--http1-header-read-timeout",
+            "10000",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-ws",
+            "--log-level",
+            "warning",
+            app or ASGI_APP,
+        ]
+    app = app or APP
     if name == "granian":
         return [
             str(BIN / "granian"),
@@ -64,11 +90,13 @@ def argv(name: str, port: int, app: str = APP) -> list[str]:
     raise ValueError(f"unknown server {name!r}")
 
 
-NAMES = ["granian", "gunicorn-sync", "gunicorn-gthread"]
+NAMES = ["granian-asgi", "granian", "gunicorn-sync", "gunicorn-gthread"]
+DEFAULT = ["granian-asgi", "granian"]
 
 
-def display(name: str, app: str = "astro_ui.wsgi:application", port: int = 8000) -> str:
+def display(name: str, port: int = 8000) -> str:
     """The command line as a person would type it (relative paths)."""
+    app = "astro_ui.asgi:application" if name == "granian-asgi" else "astro_ui.wsgi:application"
     parts = argv(name, port, app)
     parts[0] = ".venv/bin/" + Path(parts[0]).name
     return " ".join(parts)

@@ -6,7 +6,6 @@ attempts are recorded in Redis too, rate-limited per address, so a misconfigured
 the API cannot turn into a write storm on the database.
 """
 
-import functools
 import ipaddress
 import json
 import logging
@@ -17,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis
+from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
 from rest_framework.exceptions import APIException
@@ -24,15 +24,13 @@ from rest_framework.exceptions import APIException
 from astro_ui import redis_client
 from astro_ui.net import Network, client_ip, unmapped_address, unmapped_network
 from audit.record import record
+from deployments import cache
 
 log = logging.getLogger(__name__)
 
 
 MAX_RANGES = 100
 MAX_ENTRY_LENGTH = 64
-# A list can also change outside set_allowed_ip_ranges (the admin site, a shell); the TTL bounds
-# how long such a change can go unnoticed by enforcement.
-CACHE_SECONDS = 300
 BLOCKED_KEEP = 50
 BLOCKED_RECORD_SECONDS = 60
 BLOCKED_AUDIT_SECONDS = 3600
@@ -266,95 +264,30 @@ def lockout_message(lockout: Lockout) -> str:
     return f"This change would block {blocked} of {agents}"
 
 
-# --- the cached list -------------------------------------------------------------------------
-
-_redis = redis_client.client
+# --- the cached list (deployments/cache.py) ------------------------------------------------
 
 
-def ranges_key(deployment_id) -> str:
-    return f"ipranges:{deployment_id}"
-
-
-@functools.lru_cache(maxsize=1024)
 def _networks(raw: str) -> tuple[Network, ...] | None:
-    """The networks of a cached JSON list; None when the list is empty (no restriction).
-
-    Memoised on the cached text, so a steady state parses nothing. A stored entry that does not
-    parse is skipped; if none parses the result is an empty tuple, which allows nobody: a broken
-    list must not silently mean "any address".
-    """
-    entries = json.loads(raw)
-    if not entries:
-        return None
-    networks = []
-    for entry in entries:
-        try:
-            networks.append(unmapped_network(ipaddress.ip_network(entry, strict=False)))
-        except (TypeError, ValueError):
-            log.warning("Ignoring a malformed allowed IP range: %r", entry)
-    return tuple(networks)
-
-
-def _stored_ranges(deployment_id) -> list:
-    # deployments.models imports this module for its rules.
-    from deployments.models import Deployment
-
-    try:
-        row = Deployment.objects.filter(pk=deployment_id).values("allowed_ip_ranges").first()
-    except (ValueError, ValidationError):
-        row = None
-    # An unknown deployment restricts nothing here; the agent API answers 404 for it anyway.
-    ranges = row["allowed_ip_ranges"] if row else []
-    return ranges if isinstance(ranges, list) else ["<malformed>"]
+    return cache.networks(raw)
 
 
 def allowed_networks(deployment_id, request=None) -> tuple[Network, ...] | None:
-    """The networks agents of a deployment may connect from; None means any address.
-
-    Read from Redis; on a miss, from the database, then cached. When Redis is unreachable the
-    database answers: enforcement degrades to one query per request, never to "allow all".
-    """
-    key = ranges_key(deployment_id)
-    try:
-        raw = redis_client.get(request, key)
-    except redis.RedisError:
-        log.warning("Redis unavailable; reading allowed IP ranges from the database")
-        return _networks(json.dumps(_stored_ranges(deployment_id)))
-    if raw is None:
-        text = json.dumps(_stored_ranges(deployment_id))
-        try:
-            # NX: a fill that read the database before a change committed must not overwrite
-            # the value publish() wrote after it.
-            _redis().set(key, text, ex=CACHE_SECONDS, nx=True)
-        except redis.RedisError:
-            log.warning("Could not cache allowed IP ranges", exc_info=True)
-        return _networks(text)
-    return _networks(redis_client.text(raw))
+    """The networks agents of a deployment may connect from; None means any address."""
+    conf = cache.current(deployment_id)
+    return None if conf is None else cache.networks(conf.ranges_json)
 
 
 def publish(deployment_id, ranges: list[str]) -> None:
     """Put a just-committed list in the cache, so the next agent request enforces it."""
-    try:
-        _redis().set(ranges_key(deployment_id), json.dumps(ranges), ex=CACHE_SECONDS)
-    except redis.RedisError:
-        log.exception("Could not publish allowed IP ranges; dropping the cached copy")
-        try:
-            _redis().delete(ranges_key(deployment_id))
-        except redis.RedisError:
-            log.exception("Cached allowed IP ranges may be stale for up to %ss", CACHE_SECONDS)
+    cache.publish(deployment_id, ranges=ranges)
 
 
 def publish_on_commit(deployment_id, ranges: list[str]) -> None:
-    transaction.on_commit(lambda: publish(deployment_id, list(ranges)))
+    cache.publish_on_commit(deployment_id, ranges=list(ranges))
 
 
 def _address(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return None
-    # A dual-stack listener reports IPv4 clients as ::ffff:a.b.c.d; the ranges say a.b.c.d.
-    return unmapped_address(address)
+    return cache.address(ip)
 
 
 def _allows(networks: tuple[Network, ...], ip: str) -> bool:
@@ -364,8 +297,7 @@ def _allows(networks: tuple[Network, ...], ip: str) -> bool:
 
 def list_allows(ranges: list[str], ip: str) -> bool:
     """Whether a list of ranges (empty: any address) lets this address in."""
-    networks = _networks(json.dumps(list(ranges)))
-    return networks is None or _allows(networks, ip)
+    return cache.allows(json.dumps(list(ranges)), ip)
 
 
 def is_allowed(deployment_id, ip: str, request=None) -> bool:
@@ -410,10 +342,13 @@ def check_agent_ip(request, deployment_id) -> None:
 
 # --- blocked attempts ------------------------------------------------------------------------
 
+_redis = redis_client.client
+
 
 def _blocked_keys(deployment_id) -> tuple[str, str, str]:
-    """The refused addresses by time, their attempt counts, and who they said they were."""
-    prefix = f"ipblocked:{deployment_id}"
+    """The refused addresses by time, their attempt counts, and who they said they were. One
+    hash tag per deployment: the transaction that writes them needs one cluster slot."""
+    prefix = f"ipblocked:{{{deployment_id}}}"
     return f"{prefix}:seen", f"{prefix}:count", f"{prefix}:who"
 
 
@@ -431,7 +366,9 @@ def record_blocked(
     try:
         client = _redis()
         pipe = client.pipeline(transaction=False)
-        pipe.set(f"ipblocked:{deployment_id}:rl:{member}", 1, ex=BLOCKED_RECORD_SECONDS, nx=True)
+        pipe.set(
+            f"ipblocked:{{{deployment_id}}}:rl:{member}", 1, ex=BLOCKED_RECORD_SECONDS, nx=True
+        )
         pipe.hincrby(count_key, member, 1)
         fresh, _ = pipe.execute()
         if not fresh:
@@ -449,7 +386,7 @@ def record_blocked(
             client.hdel(count_key, *evicted)
             client.hdel(who_key, *evicted)
         audit = client.set(
-            f"ipblocked:{deployment_id}:audit:{member}", 1, ex=BLOCKED_AUDIT_SECONDS, nx=True
+            f"ipblocked:{{{deployment_id}}}:audit:{member}", 1, ex=BLOCKED_AUDIT_SECONDS, nx=True
         )
     except redis.RedisError:
         log.warning("Could not record a blocked agent request from %s", member, exc_info=True)
@@ -459,8 +396,7 @@ def record_blocked(
 
 
 def _audit_blocked(deployment_id, ip: str) -> None:
-    # deployments.models imports this module for its rules.
-    from deployments.models import Deployment
+    Deployment = apps.get_model("deployments", "Deployment")
 
     try:
         with transaction.atomic():

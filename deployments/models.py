@@ -8,7 +8,7 @@ from django.db.models import Q
 from django.urls import reverse
 
 from audit.record import record
-from deployments import ipranges
+from deployments import cache, ipranges
 
 
 class Role(models.IntegerChoices):
@@ -176,12 +176,7 @@ class Deployment(models.Model):
                 details={"before": {f: before[f] for f in after}, "after": after},
             )
             if "remote_execution" in after:
-                # agents sits above deployments (its models import these): imported here so
-                # that loading deployments never loads agents.
-                from agents import store
-
-                enabled = self.remote_execution
-                transaction.on_commit(lambda: store.publish_enabled(self.pk, enabled))
+                cache.publish_on_commit(self.pk, enabled=self.remote_execution)
         return True
 
     def set_stale_agent_days(self, days: int | None, *, by=None, ip: str | None = None) -> bool:

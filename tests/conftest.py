@@ -144,3 +144,25 @@ def browser_type_launch_args(browser_type_launch_args):
     if os.path.exists(chromium):
         args["executable_path"] = chromium
     return args
+
+
+# --- the agent API's contract --------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _agent_api_keeps_its_contract(monkeypatch):
+    """Every agent API response any test receives is checked against agents/openapi.yaml."""
+    import json
+
+    from agents import ingest
+    from tests.agents.contract import assert_conforms
+
+    content = ingest.Reply.content
+
+    def checked(reply):
+        body = content(reply)
+        if reply.raw is None:
+            assert_conforms(reply.status, json.loads(body), reply.operation)
+        return body
+
+    monkeypatch.setattr(ingest.Reply, "content", checked)

@@ -10,7 +10,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from audit.record import record
-from tokens import secret
+from tokens import cache, secret
 
 MAX_TOKENS_PER_DEPLOYMENT = 50
 MAX_EXPIRY_DAYS = 3650
@@ -212,13 +212,14 @@ class AgentToken(models.Model):
                 ip=ip,
                 details={"name": self.name, "hint": self.hint},
             )
+            # Before the commit too: if Redis can neither mark nor drop the cached copy, the
+            # delete fails (CacheNotUpdated) rather than leave a token that still works.
+            cache.withdraw(self.deployment_id, self.digest)
             transaction.on_commit(self.forget_cached)
 
     def forget_cached(self) -> None:
-        """Drop any cached copy used by token authentication (see tokens.auth)."""
-        from tokens import auth
-
-        auth.forget(self.digest)
+        """Drop any cached copy used by token authentication (see tokens.cache)."""
+        cache.forget(self.deployment_id, self.digest)
 
 
 def _duplicate_name() -> ValidationError:

@@ -1,13 +1,13 @@
 from celery import shared_task
 
-from tokens import auth
+from tokens import cache
 from tokens.models import AgentToken
 
 
 @shared_task
 def flush_token_usage() -> int:
     """Write the token uses recorded in Redis (last used at/IP) to the database."""
-    return auth.flush_usage()
+    return cache.flush_usage()
 
 
 @shared_task

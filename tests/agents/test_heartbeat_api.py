@@ -180,9 +180,9 @@ def test_a_deployment_with_remote_execution_off_refuses_agents(
 
 
 def test_the_switch_is_read_from_the_database_when_not_cached(beat, deployment, redis_client):
-    from agents import store
+    from astro_ui import keys
 
     deployment.remote_execution = False
     deployment.save()
-    redis_client.delete(store.k_enabled(deployment.pk))
+    redis_client.delete(keys.conf(deployment.pk))
     assert beat().status_code == 403

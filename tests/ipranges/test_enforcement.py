@@ -3,6 +3,7 @@ import json
 
 import pytest
 
+from astro_ui import keys
 from audit.models import AuditEvent
 from deployments.ipranges import IPNotAllowed, check_agent_ip, recent_blocked
 from deployments.models import Deployment
@@ -180,7 +181,8 @@ def test_a_cache_miss_reads_the_database_once_then_caches(
     Deployment.objects.filter(pk=deployment.pk).update(allowed_ip_ranges=["10.0.0.0/8"])
     with django_assert_num_queries(1):
         check_agent_ip(agent_request("10.0.0.1"), deployment.pk)
-    assert json.loads(redis_client.get(f"ipranges:{deployment.pk}")) == ["10.0.0.0/8"]
+    cached = redis_client.hget(keys.conf(deployment.pk), "ranges")
+    assert json.loads(cached) == ["10.0.0.0/8"]
     with django_assert_num_queries(0):
         check_agent_ip(agent_request("10.0.0.1"), deployment.pk)
 
@@ -229,7 +231,7 @@ def test_blocked_attempts_are_recorded_at_most_once_a_minute_per_address(
     assert again[0]["last_seen"] == first
     assert again[0]["count"] == 11
     # Once the minute has passed, the next refusal moves it up again.
-    redis_client.delete(f"ipblocked:{deployment.pk}:rl:203.0.113.9")
+    redis_client.delete(f"ipblocked:{{{deployment.pk}}}:rl:203.0.113.9")
     _blocked(agent_request("203.0.113.9"), deployment)
     assert recent_blocked(deployment.pk)[0]["last_seen"] > first
 
@@ -244,7 +246,7 @@ def test_it_keeps_only_the_last_fifty_addresses(
     assert len(listed) == 50
     assert listed[0]["ip"] == "198.51.100.54"
     assert "198.51.100.4" not in {b["ip"] for b in listed}
-    assert redis_client.hlen(f"ipblocked:{deployment.pk}:count") == 50
+    assert redis_client.hlen(f"ipblocked:{{{deployment.pk}}}:count") == 50
 
 
 def test_blocked_attempts_are_audited_once_an_hour_per_address(

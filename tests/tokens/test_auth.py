@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.test import APIRequestFactory
 from rest_framework.views import APIView
 
+from astro_ui import keys
 from tokens import auth, secret
 from tokens.auth import AgentPrincipal, AgentTokenAuthentication, TokenInfo
 from tokens.models import AgentToken
@@ -151,14 +152,8 @@ def test_a_stale_read_cannot_cache_a_revoked_token_as_live(
     with django_capture_on_commit_callbacks(execute=True):
         token.revoke(by=admin)
     # A request that read the row before the revoke committed now tries to cache it as live.
-    key = f"agent-token:{token.digest}"
-    live_copy = {
-        "id": str(token.pk),
-        "deployment_id": str(deployment.pk),
-        "name": token.name,
-        "expires_at": None,
-        "revoked": False,
-    }
+    key = keys.token(deployment.pk, token.digest)
+    live_copy = {"id": str(token.pk), "name": token.name, "exp": None, "revoked": False}
     assert not redis_client.set(key, json.dumps(live_copy), nx=True)
     assert_refused(call(deployment.pk, bearer(value)), "token_revoked")
 
