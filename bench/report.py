@@ -53,6 +53,18 @@ def targets(r: dict) -> list[dict]:
             r["db_writes"]["steady_queries_per_heartbeat"] == 0,
         ),
         t(
+            "Heartbeat throughput with test runs waiting for other agents",
+            ">= 0.95x of without",
+            f"{ratios['runs_waiting_rps_over_heartbeat']}x",
+            (ratios["runs_waiting_rps_over_heartbeat"] or 0) >= 0.95,
+        ),
+        t(
+            "SQL per heartbeat with test runs waiting for other agents",
+            "0",
+            r["db_writes"]["runs_waiting_queries_per_heartbeat"],
+            r["db_writes"]["runs_waiting_queries_per_heartbeat"] == 0,
+        ),
+        t(
             "Database rows written per heartbeat",
             "<= 0.02",
             flush["rows_per_heartbeat"],
@@ -177,6 +189,8 @@ def markdown(r: dict) -> str:
         f"| **rows written per heartbeat** | **{fl['rows_per_heartbeat']}** |",
         f"| **SQL queries per steady-state heartbeat** (in process, {dw['steady_heartbeats']} "
         f"heartbeats, `CaptureQueriesContext`) | **{dw['steady_queries_per_heartbeat']}** |",
+        "| SQL queries per heartbeat while test runs wait for other agents "
+        f"| {dw['runs_waiting_queries_per_heartbeat']} |",
         "| SQL queries per first heartbeat (registration) "
         f"| {dw['registration_queries_per_agent']} |",
         "| in-process time per steady-state heartbeat (test client) "

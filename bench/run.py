@@ -30,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -336,6 +337,15 @@ class Bench:
             elapsed = time.perf_counter() - started
         steady_queries = len(steady)
         Agent.objects.flush_heartbeats()
+        with (
+            _runs_waiting_for_others(dep.pk),
+            CaptureQueriesContext(connection) as steady_waiting,
+        ):
+            for line in sample:
+                answer = beat(line)
+                assert answer.status_code == 200 and "test_run" not in answer.json()
+        waiting_queries = len(steady_waiting)
+        Agent.objects.flush_heartbeats()
 
         # The profile runs the agent API's own handler, as the ASGI route calls it once the body
         # has arrived: what it shows is the heartbeat's work, not the test client's.
@@ -359,6 +369,7 @@ class Bench:
                 "steady_heartbeats": len(sample),
                 "steady_queries": steady_queries,
                 "steady_queries_per_heartbeat": round(steady_queries / len(sample), 4),
+                "runs_waiting_queries_per_heartbeat": round(waiting_queries / len(sample), 4),
                 "in_process_ms_per_heartbeat": _ms(elapsed / len(sample)),
             },
             "profile": _top(profiler, 14),
@@ -430,6 +441,16 @@ class Bench:
                 runs["heartbeat"].append(hb)
                 beats += hb["requests"] - hb["errors"] - hb["timeouts"]
                 rows += Agent.objects.flush_heartbeats()
+                with _runs_waiting_for_others(self.fleet_dep.pk):
+                    waiting = load.run(
+                        port,
+                        heartbeat_load(hb_path),
+                        seconds=sizes.seconds,
+                        connections=sizes.connections,
+                    )
+                runs["heartbeat_runs_waiting"].append(waiting)
+                beats += waiting["requests"] - waiting["errors"] - waiting["timeouts"]
+                rows += Agent.objects.flush_heartbeats()
                 for kind, path in (
                     ("django_set", "/bench/django-set"),
                     ("wsgi_set", "/bench/wsgi-set"),
@@ -461,6 +482,9 @@ class Bench:
         poll, c = out["poll"], out["django_get"]
         out["ratios"] = {
             "heartbeat_rps_over_django_set": _ratio(hb["rps"], a["rps"]),
+            "runs_waiting_rps_over_heartbeat": _ratio(
+                out["heartbeat_runs_waiting"]["rps"], hb["rps"]
+            ),
             "heartbeat_rps_over_wsgi_set": _ratio(hb["rps"], b["rps"]),
             "django_set_rps_over_wsgi_set": _ratio(a["rps"], b["rps"]),
             "heartbeat_p99_over_django_set": _ratio(hb["p99_ms"], a["p99_ms"]),
@@ -568,7 +592,26 @@ class Bench:
         return ("POST", "", headers, body)
 
 
-KINDS = ("heartbeat", "django_set", "wsgi_set", "poll", "django_get")
+KINDS = ("heartbeat", "heartbeat_runs_waiting", "django_set", "wsgi_set", "poll", "django_get")
+
+
+@contextlib.contextmanager
+def _runs_waiting_for_others(dep_pk):
+    """Test runs waiting that no agent of the bench fleet may take (a queue it does not serve,
+    an agent it does not have): every heartbeat reads them and must pass them by."""
+    # after django.setup() (see the module docstring)
+    from agents import run_queue
+
+    waiting = [uuid.uuid4() for _ in range(3)]
+    for n, run_id in enumerate(waiting):
+        run_queue.publish(dep_pk, run_id, "gpu", uuid.uuid4() if n == 2 else None)
+    try:
+        yield
+    finally:
+        for run_id in waiting:
+            run_queue.withdraw(dep_pk, run_id)
+
+
 REPEAT_BELOW_S = 2.0  # slower worst-case steps run once, not `runs` times
 LADDER_BUDGET_S = 60.0
 BURST_RETRY_S = 60.0
