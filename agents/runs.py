@@ -8,15 +8,19 @@ agent API. Nothing the console sends is executed: the agent only learns the run'
 import logging
 import uuid
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
+from django.apps import apps
 from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
 from agents import liveness, store
 from agents import run_queue as waiting
-from agents.models import Agent
 from audit.record import record
+
+if TYPE_CHECKING:
+    from agents.models import Agent
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +44,7 @@ class TestRunQuerySet(models.QuerySet["TestRun"]):
     def unfinished(self) -> "TestRunQuerySet":
         return self.exclude(state__in=FINISHED)
 
-    def start(self, deployment, *, queue: str = "", agent: Agent | None = None, by, ip=None):
+    def start(self, deployment, *, queue: str = "", agent: "Agent | None" = None, by, ip=None):
         """Queue a run for `agent`, or for any eligible agent serving `queue`."""
         timeout = settings.TEST_RUN_TIMEOUT_SECONDS
         with transaction.atomic():
@@ -80,7 +84,7 @@ class TestRun(models.Model):
     )
     queue = models.CharField(max_length=200, blank=True)
     agent = models.ForeignKey(
-        Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "agents.Agent", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
     reason = models.CharField(max_length=500, blank=True)
@@ -90,7 +94,11 @@ class TestRun(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     deadline_at = models.DateTimeField()
     taken_by = models.ForeignKey(
-        Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="test_runs"
+        "agents.Agent",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="test_runs",
     )
     taken_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -136,7 +144,7 @@ class TestRun(models.Model):
             self.refresh_from_db()
         return bool(changed)
 
-    def report(self, agent: Agent, *, state: str, checks: list, log_lines: list) -> bool:
+    def report(self, agent: "Agent", *, state: str, checks: list, log_lines: list) -> bool:
         """Progress or a result from the agent that took the run; False once it is finished."""
         with transaction.atomic():
             run = TestRun.objects.select_for_update().get(pk=self.pk)
@@ -185,6 +193,8 @@ class TestRun(models.Model):
 
 def why_not_taken(run: TestRun) -> str:
     """Why no agent took the run, from the fleet as it is now."""
+    # By name: agents.models imports this module (its models are the app's models).
+    Agent = apps.get_model("agents", "Agent")
     if run.agent_id:
         agent = Agent.objects.live().filter(pk=run.agent_id).first()
         if agent is None:
@@ -224,7 +234,7 @@ def why_not_taken(run: TestRun) -> str:
     )
 
 
-def _healthy(dep, agents: list[Agent]) -> list[Agent]:
+def _healthy(dep, agents: list["Agent"]) -> list["Agent"]:
     """The agents that are beating now (cordoned or not); none when Redis cannot say."""
     rows = liveness.known_rows(dep, agents) or []
     return [row.agent for row in rows if row.liveness.connected]

@@ -5,7 +5,8 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ["agents", "api", "audit", "deployments", "onboarding", "tokens"]
+APPS = ["agents", "api", "audit", "deployments", "fleet", "onboarding", "tokens"]
+_TYPE_CHECKING = {"TYPE_CHECKING", "typing.TYPE_CHECKING"}
 
 
 def _module(path: Path) -> str:
@@ -21,7 +22,17 @@ def _graph() -> dict[str, set[str]]:
     }
     graph: dict[str, set[str]] = {name: set() for name in files}
     for name, path in files.items():
-        for node in ast.walk(ast.parse(path.read_text())):
+        tree = ast.parse(path.read_text())
+        # Imports for type checkers only never run: no cycle at run time, none for the reader.
+        typing_only = {
+            id(inner)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.If) and ast.unparse(node.test) in _TYPE_CHECKING
+            for inner in ast.walk(node)
+        }
+        for node in ast.walk(tree):
+            if id(node) in typing_only:
+                continue
             targets = []
             if isinstance(node, ast.Import):
                 targets = [alias.name for alias in node.names]
