@@ -212,3 +212,23 @@ def bump_for_time(dep, every: int) -> None:
     the table for each of them would make every poll a full render."""
     if client().set(f"ra:{dep}:tbump", 1, nx=True, ex=every):
         bump(dep)
+
+
+# --- figures for /metrics ---------------------------------------------------------------------
+# Kept in Redis rather than in the process that ran the job, so whichever web process serves a
+# scrape reports the same totals, wherever Celery runs.
+
+
+def k_job(name: str) -> str:
+    return f"ra:job:{name}"
+
+
+def record_job(name: str, seconds: float, size: int) -> None:
+    """Count one run of a periodic job (flush, sweep): its duration and how much it handled."""
+    with contextlib.suppress(*Unavailable):
+        pipe = client().pipeline(transaction=False)
+        pipe.hincrby(k_job(name), "runs", 1)
+        pipe.hincrbyfloat(k_job(name), "seconds", seconds)
+        pipe.hincrby(k_job(name), "size", size)
+        pipe.hset(k_job(name), mapping={"last_seconds": seconds, "last_size": size})
+        pipe.execute()

@@ -20,6 +20,7 @@ v1 = [
         views.AgentAction.as_view(),
         name="api-agent-action",
     ),
+    path("", include("alerts.api_urls")),
     path("openapi.yaml", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     re_path(r"^.*$", errors.not_found),

@@ -3,6 +3,8 @@ from django.contrib.auth import views as auth_views
 from django.http import HttpResponse
 from django.urls import include, path
 
+from alerts.metrics import metrics
+
 
 def healthz(request) -> HttpResponse:
     return HttpResponse("ok", content_type="text/plain")
@@ -13,6 +15,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
     path("api/agent/v1/", include("agents.api_urls")),
     path("", include("api.urls")),
     path("", include("deployments.urls")),
@@ -20,4 +23,5 @@ urlpatterns = [
     path("", include("agents.urls")),
     path("", include("tokens.urls")),
     path("", include("onboarding.urls")),
+    path("", include("alerts.urls")),
 ]
