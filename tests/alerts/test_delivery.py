@@ -31,7 +31,7 @@ def _verify(secret: str, request: dict) -> bool:
 def test_it_announces_a_silent_agent_once_and_its_return_once_on_every_channel(
     deployment, admin, receiver, smtp, worker, old_epoch, make_agent
 ):
-    webhook, secret = Channel.objects.create_channel(
+    _, secret = Channel.objects.create_channel(
         deployment, kind=Kind.WEBHOOK, name="hook", url=receiver.url + "/hook", by=admin
     )
     Channel.objects.create_channel(
