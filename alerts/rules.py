@@ -215,6 +215,10 @@ def _k_refusals(dep) -> tuple[str, str]:
     return f"ra:{{{dep}}}:alerts:refused:prev", f"ra:{{{dep}}}:alerts:refused:samples"
 
 
+def _growth(before: int, now: int) -> int:
+    return now - before if before <= now else now
+
+
 def refusals_last_hour(deployment_id, now: float, cache: dict) -> tuple[int, list[dict]]:
     """Requests refused in the last hour for coming from outside the allowed IP ranges.
 
@@ -232,15 +236,7 @@ def refusals_last_hour(deployment_id, now: float, cache: dict) -> tuple[int, lis
     blocked = ipranges.recent_blocked(deployment_id)
     counts = {entry["ip"]: entry["count"] for entry in blocked}
     # The first look has nothing to compare with: what was refused before it is not counted.
-    grown = (
-        0
-        if first
-        else sum(
-            c - prev[ip] if prev.get(ip, 0) <= c else c
-            for ip, c in counts.items()
-            if c != prev.get(ip)
-        )
-    )
+    grown = 0 if first else sum(_growth(prev.get(ip, 0), c) for ip, c in counts.items())
     pipe = client.pipeline()
     if counts or first:
         pipe.delete(prev_key)
