@@ -19,6 +19,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from agents.models import Agent
+from alerts.models import Channel
 from deployments.models import Role
 from tokens.models import AgentToken
 
@@ -40,6 +41,9 @@ def world(deployment, admin, api_token, heartbeat):
     _, value = api_token(admin, Role.ADMIN)
     for name in ("worker-0", "worker-1"):
         heartbeat(name)
+    Channel.objects.create_channel(
+        deployment, kind="webhook", name="hook", url="http://127.0.0.1:9/"
+    )
     # As Django's test client does: the WSGI handler must not close the test's connection (and
     # with it the transaction the test runs in) after each request. Done after the heartbeats,
     # because the test client reconnects these signals when its own request is over.
@@ -58,7 +62,7 @@ def _real_ids(case, world) -> None:
     params = case.path_parameters
     params.update(org_id=world["org_id"], dep_id=world["dep_id"])
     # A generated id starting with an even hex digit is swapped for a real one.
-    for key, model in (("agent_id", Agent), ("token_id", AgentToken)):
+    for key, model in (("agent_id", Agent), ("token_id", AgentToken), ("channel_id", Channel)):
         generated = str(params.get(key, ""))
         if generated[:1] in "02468ace" and generated:
             real = model.objects.filter(deployment_id=world["dep_id"]).values_list("pk", flat=True)
