@@ -46,7 +46,11 @@ class ChannelForm(forms.Form):
     )
     on_silent = forms.BooleanField(label="An agent is silent", required=False)
     silent_minutes = forms.IntegerField(
-        label="for more than (minutes)", min_value=1, max_value=1440, initial=5
+        label="for more than",
+        min_value=1,
+        max_value=1440,
+        initial=5,
+        widget=forms.NumberInput(attrs={"class": "input"}),
     )
     on_queue = forms.BooleanField(label="A queue has no healthy agent", required=False)
     on_tokens = forms.BooleanField(
@@ -56,7 +60,11 @@ class ChannelForm(forms.Form):
         label="Requests from addresses outside the allowed IP ranges", required=False
     )
     refusals_per_hour = forms.IntegerField(
-        label="more than (per hour)", min_value=1, max_value=1_000_000, initial=100
+        label="more than",
+        min_value=1,
+        max_value=1_000_000,
+        initial=100,
+        widget=forms.NumberInput(attrs={"class": "input"}),
     )
 
     def __init__(self, *args, channel=None, **kwargs):
@@ -79,6 +87,16 @@ class ChannelForm(forms.Form):
         if channel is not None:
             # The kind is chosen once: a webhook's secret means nothing to Slack.
             del self.fields["kind"]
+
+    @property
+    def rule_rows(self) -> list:
+        """(switch, threshold or None, unit) for each rule, as the form lays them out."""
+        return [
+            (self["on_silent"], self["silent_minutes"], "minutes"),
+            (self["on_queue"], None, ""),
+            (self["on_tokens"], None, ""),
+            (self["on_refusals"], self["refusals_per_hour"], "per hour"),
+        ]
 
     def clean_recipients(self) -> list[str]:
         return parse_recipients(self.cleaned_data.get("recipients") or "")
