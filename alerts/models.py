@@ -14,7 +14,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, URLValidator
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import F
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -82,8 +82,8 @@ class ChannelQuerySet(models.QuerySet["Channel"]):
                     "channels, the most it can have. Delete one first."
                 )
             if existing.filter(name__iexact=channel.name).exists():
-                raise ValidationError({"name": "A channel with this name already exists."})
-            channel.save()
+                raise ValidationError({"name": NAME_TAKEN})
+            _save(channel)
             record(
                 "alert_channel.create",
                 target=channel,
@@ -201,9 +201,9 @@ class Channel(models.Model):
             .exists()
         )
         if name_taken:
-            raise ValidationError({"name": "A channel with this name already exists."})
+            raise ValidationError({"name": NAME_TAKEN})
         with transaction.atomic():
-            self.save()
+            _save(self)
             # A rule switched off forgets what it had announced; switched on again, it starts over.
             self.alert_states.exclude(rule__in=self.rules()).delete()
             record(
@@ -279,6 +279,19 @@ class Channel(models.Model):
                     deployment=self.deployment,
                     details={"reason": self.disabled_reason},
                 )
+
+
+NAME_TAKEN = "A channel with this name already exists."
+
+
+def _save(channel: Channel) -> None:
+    """Save; a name taken by a concurrent request between the check and the write is still a
+    field error, not a crash."""
+    try:
+        with transaction.atomic():
+            channel.save()
+    except IntegrityError:
+        raise ValidationError({"name": NAME_TAKEN}) from None
 
 
 def _recipients_problem(recipients) -> str | None:
