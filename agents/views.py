@@ -4,6 +4,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
+from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -13,9 +14,10 @@ from django.views.decorators.http import require_GET, require_http_methods
 from agents import store
 from agents.forms import AgentFilterForm, CordonForm
 from agents.models import Agent
+from astro_ui import htmx
 from astro_ui.net import client_ip
 from astro_ui.types import HttpRequest
-from deployments.access import get_deployment_for
+from deployments.access import Access, get_access
 from deployments.models import Role
 
 PAGE_SIZE = 50
@@ -30,13 +32,9 @@ def _access_key(session_key: str, pk) -> str:
 @login_required
 @require_GET
 def agents(request: HttpRequest, pk) -> HttpResponse:
-    deployment = get_deployment_for(request, pk)
-    ctx = {"deployment": deployment, "tab": "remote-agents", "view": "agents"}
-    ctx.update(_table_context(request, deployment))
-    template = "agents/agents.html"
-    if request.htmx and not request.htmx.boosted:
-        template += "#remote-agents"
-    return TemplateResponse(request, template, ctx)
+    access = get_access(request, pk)
+    ctx = {"tab": "remote-agents", "view": "agents", **_table_context(request, access)}
+    return htmx.render(request, "agents/agents.html", ctx, partial="remote-agents")
 
 
 @require_GET
@@ -55,12 +53,12 @@ def agents_table(request: HttpRequest, pk) -> HttpResponse:
             return HttpResponse(status=204)
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
-    deployment = get_deployment_for(request, pk)
-    ctx = {"deployment": deployment, **_table_context(request, deployment)}
+    ctx = _table_context(request, get_access(request, pk))
     return TemplateResponse(request, "agents/agents.html#agent-table", ctx)
 
 
-def _table_context(request: HttpRequest, deployment) -> dict:
+def _table_context(request: HttpRequest, access: Access) -> dict:
+    deployment = access.deployment
     filters = AgentFilterForm(request.GET).cleaned()
     live = Agent.objects.live().filter(deployment=deployment)
     totals = live.totals()
@@ -70,12 +68,9 @@ def _table_context(request: HttpRequest, deployment) -> dict:
     if filters["component"]:
         rows = rows.filter(component=filters["component"])
     rows = rows.with_status(filters["status"]).unhealthy_first()
-    matching = (
-        rows.count() if any(filters[k] for k in ("q", "status", "component")) else totals["total"]
-    )
-    pages = max(1, -(-matching // PAGE_SIZE))
-    page = min(filters["page"], pages)
-    page_rows = list(rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE])
+    paged = Paginator(rows, PAGE_SIZE).get_page(filters["page"])
+    page_rows = list(paged)
+    page, pages, matching = paged.number, paged.paginator.num_pages, paged.paginator.count
 
     store_ok, version, counts = True, None, None
     try:
@@ -97,6 +92,8 @@ def _table_context(request: HttpRequest, deployment) -> dict:
     poll = dict(query, **({"v": version} if version else {}))
     base = reverse("agents-table", args=[deployment.pk])
     return {
+        "deployment": deployment,
+        "access": access,
         "agents": page_rows,
         "filters": filters,
         "filter_form": AgentFilterForm(initial=filters),
@@ -107,10 +104,8 @@ def _table_context(request: HttpRequest, deployment) -> dict:
         "page": page,
         "pages": pages,
         "matching": matching,
-        "prev_url": _page_url(deployment, query, page - 1) if page > 1 else None,
-        "next_url": _page_url(deployment, query, page + 1) if page < pages else None,
-        "can_operate": deployment.user_role >= Role.OPERATOR,
-        "can_admin": deployment.user_role >= Role.ADMIN,
+        "prev_url": _page_url(deployment, query, page - 1) if paged.has_previous() else None,
+        "next_url": _page_url(deployment, query, page + 1) if paged.has_next() else None,
     }
 
 
@@ -118,10 +113,10 @@ def _page_url(deployment, query: dict, page: int) -> str:
     return reverse("agents", args=[deployment.pk]) + "?" + urlencode(dict(query, page=page))
 
 
-def _agent_for(request: HttpRequest, pk, agent_id, role: Role):
-    deployment = get_deployment_for(request, pk, role=role)
-    agent = get_object_or_404(Agent.objects.live(), pk=agent_id, deployment=deployment)
-    return deployment, agent
+def _agent_for(request: HttpRequest, pk, agent_id, role: Role) -> tuple[Access, Agent]:
+    access = get_access(request, pk, role=role)
+    agent = get_object_or_404(Agent.objects.live(), pk=agent_id, deployment=access.deployment)
+    return access, agent
 
 
 def _done(request: HttpRequest, deployment) -> HttpResponse:
@@ -132,46 +127,44 @@ def _done(request: HttpRequest, deployment) -> HttpResponse:
     return redirect("agents", pk=deployment.pk)
 
 
-def _action_page(request, deployment, agent, action: str, form=None) -> HttpResponse:
+def _action_page(request, access: Access, agent, action: str, form=None) -> HttpResponse:
     ctx = {
-        "deployment": deployment,
+        "deployment": access.deployment,
+        "access": access,
         "agent": agent,
         "action": action,
         "form": form,
         "tab": "remote-agents",
     }
-    template = "agents/agent_action.html"
-    if request.htmx:
-        template += "#action-form"
-    return TemplateResponse(request, template, ctx)
+    return htmx.render(request, "agents/agent_action.html", ctx, partial="action-form")
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def agent_cordon(request: HttpRequest, pk, agent_id) -> HttpResponse:
-    deployment, agent = _agent_for(request, pk, agent_id, Role.OPERATOR)
+    access, agent = _agent_for(request, pk, agent_id, Role.OPERATOR)
     form = CordonForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         agent.cordon(by=request.user, reason=form.cleaned_data["reason"], ip=client_ip(request))
-        return _done(request, deployment)
-    return _action_page(request, deployment, agent, "cordon", form)
+        return _done(request, access.deployment)
+    return _action_page(request, access, agent, "cordon", form)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def agent_uncordon(request: HttpRequest, pk, agent_id) -> HttpResponse:
-    deployment, agent = _agent_for(request, pk, agent_id, Role.OPERATOR)
+    access, agent = _agent_for(request, pk, agent_id, Role.OPERATOR)
     if request.method == "POST":
         agent.uncordon(by=request.user, ip=client_ip(request))
-        return _done(request, deployment)
-    return _action_page(request, deployment, agent, "uncordon")
+        return _done(request, access.deployment)
+    return _action_page(request, access, agent, "uncordon")
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def agent_delete(request: HttpRequest, pk, agent_id) -> HttpResponse:
-    deployment, agent = _agent_for(request, pk, agent_id, Role.ADMIN)
+    access, agent = _agent_for(request, pk, agent_id, Role.ADMIN)
     if request.method == "POST":
         agent.terminate(by=request.user, ip=client_ip(request))
-        return _done(request, deployment)
-    return _action_page(request, deployment, agent, "delete")
+        return _done(request, access.deployment)
+    return _action_page(request, access, agent, "delete")

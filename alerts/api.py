@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from alerts import serializers as s
 from alerts.models import Channel
 from api import errors
-from api.access import deployment_for
+from api.access import access_for
 from api.views import ManagementView, _errors, _page, _valid
 from deployments.models import Role
 
@@ -48,7 +48,7 @@ class ChannelList(ManagementView):
         responses={200: s.ChannelPageSerializer, **ERRORS},
     )
     def get(self, request, org_id, dep_id):
-        deployment = deployment_for(request, org_id, dep_id)
+        deployment = access_for(request, org_id, dep_id).deployment
         query = _valid(s.DeliveryListQuerySerializer, request.query_params)
         rows = _channels(deployment).order_by(*query.get("sorts", []), "name", "id")
         return _page(
@@ -66,7 +66,7 @@ class ChannelList(ManagementView):
         responses={201: s.ChannelCreatedSerializer, **ERRORS},
     )
     def post(self, request, org_id, dep_id):
-        deployment = deployment_for(request, org_id, dep_id, role=Role.ADMIN)
+        deployment = access_for(request, org_id, dep_id, role=Role.ADMIN).deployment
         data = _valid(s.ChannelCreateSerializer, request.data)
         try:
             channel, secret = Channel.objects.create_channel(
@@ -94,7 +94,7 @@ class ChannelDetail(ManagementView):
         responses={200: s.ChannelSerializer, **_errors(401, 403, 404)},
     )
     def get(self, request, org_id, dep_id, channel_id):
-        deployment = deployment_for(request, org_id, dep_id)
+        deployment = access_for(request, org_id, dep_id).deployment
         return Response(s.ChannelSerializer(_shown(self.channel(deployment, channel_id))).data)
 
     @extend_schema(
@@ -106,7 +106,7 @@ class ChannelDetail(ManagementView):
         responses={200: s.ChannelSerializer, **ERRORS},
     )
     def patch(self, request, org_id, dep_id, channel_id):
-        deployment = deployment_for(request, org_id, dep_id, role=Role.ADMIN)
+        deployment = access_for(request, org_id, dep_id, role=Role.ADMIN).deployment
         channel = self.channel(deployment, channel_id)
         data = _valid(s.ChannelPatchSerializer, request.data)
         try:
@@ -125,7 +125,7 @@ class ChannelDetail(ManagementView):
         responses={204: OpenApiResponse(description="Deleted"), **_errors(401, 403, 404)},
     )
     def delete(self, request, org_id, dep_id, channel_id):
-        deployment = deployment_for(request, org_id, dep_id, role=Role.ADMIN)
+        deployment = access_for(request, org_id, dep_id, role=Role.ADMIN).deployment
         self.channel(deployment, channel_id).remove(by=request.user, ip=self.ip())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -145,7 +145,7 @@ class DeliveryList(ManagementView):
         responses={200: s.DeliveryPageSerializer, **ERRORS},
     )
     def get(self, request, org_id, dep_id, channel_id):
-        deployment = deployment_for(request, org_id, dep_id)
+        deployment = access_for(request, org_id, dep_id).deployment
         channel = get_object_or_404(Channel, pk=channel_id, deployment=deployment)
         query = _valid(s.DeliveryListQuerySerializer, request.query_params)
         rows = channel.deliveries.order_by(*query.get("sorts", []), "-created_at", "id")
@@ -161,7 +161,7 @@ class ChannelTest(ManagementView):
         responses={202: s.DeliverySerializer, **_errors(401, 403, 404)},
     )
     def post(self, request, org_id, dep_id, channel_id):
-        deployment = deployment_for(request, org_id, dep_id, role=Role.ADMIN)
+        deployment = access_for(request, org_id, dep_id, role=Role.ADMIN).deployment
         channel = get_object_or_404(Channel, pk=channel_id, deployment=deployment)
         channel.deployment = deployment
         delivery = channel.send_test(by=request.user)

@@ -12,7 +12,7 @@ from django.template.response import TemplateResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from api.models import ApiToken, role_on_workspace
+from api.models import ApiToken
 from astro_ui.net import client_ip
 from astro_ui.types import HttpRequest
 from deployments.models import Deployment, Role, Workspace
@@ -22,11 +22,10 @@ TEMPLATE = "api/api_tokens.html"
 
 def _scopes(user) -> list[tuple[str, str]]:
     """Where the user can create a token: workspaces they hold a role on, and deployments."""
-    workspaces = Workspace.objects.select_related("organization")
+    workspaces = Workspace.objects.granted_to(user).select_related("organization")
     choices = [
         (f"workspace:{w.pk}", f"Workspace {w.organization} / {w.name} (every deployment)")
         for w in workspaces
-        if role_on_workspace(user, w) is not None
     ]
     deployments = Deployment.objects.visible_to(user).select_related("workspace")
     choices += [

@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from audit.record import record
-from deployments.models import Deployment, Role, RoleGrant, Workspace
+from deployments.models import Deployment, Role, Workspace
 from tokens import secret
 
 PREFIX = "raapi_"
@@ -23,16 +23,6 @@ MAX_TOKENS_PER_USER = 50
 # A token's last use is written at most this often, so busy automation does not write on
 # every request.
 USAGE_EVERY = timedelta(minutes=1)
-
-
-def role_on_workspace(user, workspace: Workspace) -> Role | None:
-    """The user's role on a workspace as a whole: its workspace grant (superusers: Admin)."""
-    if not user.is_authenticated or not user.is_active:
-        return None
-    if user.is_superuser:
-        return Role.ADMIN
-    grant = RoleGrant.objects.filter(user=user, workspace=workspace).values("role").first()
-    return None if grant is None else Role(grant["role"])
 
 
 class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
@@ -55,10 +45,10 @@ class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
         deployment, or when the role is above the user's own role there.
         """
         name = (name or "").strip()
-        if (workspace is None) == (deployment is None):
-            raise ValidationError({"scope": "Choose one workspace or one deployment."})
         scope = deployment or workspace
-        own = deployment.role_of(user) if deployment else role_on_workspace(user, workspace)
+        if scope is None or (workspace is not None and deployment is not None):
+            raise ValidationError({"scope": "Choose one workspace or one deployment."})
+        own = scope.role_of(user)
         if own is None:
             raise ValidationError({"scope": "You have no role there."})
         if role > own:
@@ -138,20 +128,14 @@ class ApiToken(models.Model):
 
     @property
     def scope(self) -> Workspace | Deployment:
-        return self.deployment or self.workspace  # type: ignore[return-value]
+        scope = self.deployment or self.workspace
+        assert scope is not None, "the api_token_on_exactly_one_scope constraint"
+        return scope
 
     def covers(self, deployment: Deployment) -> bool:
         if self.deployment_id is not None:
             return self.deployment_id == deployment.pk
         return self.workspace_id == deployment.workspace_id
-
-    def role_on(self, deployment: Deployment) -> Role | None:
-        """What the token may do on a deployment: nothing outside its scope, and never more
-        than its user may do there now."""
-        if not self.covers(deployment):
-            return None
-        own = deployment.role_of(self.user)
-        return None if own is None else min(own, Role(self.role))
 
     def mark_used(self) -> None:
         now = timezone.now()

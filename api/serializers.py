@@ -1,9 +1,11 @@
 """The management API's request and response shapes. Field names are camelCase, enum values
 upper-case, as API clients expect; the models keep their own names."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from agents.models import Component, Status
+from deployments.models import Deployment
 from tokens.models import MAX_EXPIRY_DAYS
 
 MAX_LIMIT = 1000
@@ -206,7 +208,15 @@ class DeploymentSerializer(serializers.Serializer):
     runtimeVersion = serializers.CharField(source="runtime_version")
     airflowVersion = serializers.CharField(source="airflow_version")
     createdAt = serializers.DateTimeField(source="created_at")
-    remoteExecution = RemoteExecutionSerializer(source="api_remote_execution")
+    remoteExecution = serializers.SerializerMethodField()
+
+    @extend_schema_field(RemoteExecutionSerializer)
+    def get_remoteExecution(self, deployment: Deployment) -> dict:
+        return {
+            "enabled": deployment.remote_execution,
+            "allowedIpAddressRanges": list(deployment.allowed_ip_ranges or []),
+            "remoteApiUrl": deployment.agent_api_url(self.context.get("request")),
+        }
 
 
 class DeploymentPatchSerializer(serializers.Serializer):

@@ -1,6 +1,6 @@
 """The management API: agent tokens, agents and a deployment's remote execution settings.
 
-Every view starts with `deployment_for` (the UI's access check) and changes state only through
+Every view starts with `access_for` (the UI's access check) and changes state only through
 the same model methods the UI calls.
 """
 
@@ -21,7 +21,7 @@ from agents import store
 from agents.models import Agent, Status
 from api import errors
 from api import serializers as s
-from api.access import deployment_for
+from api.access import access_for
 from api.auth import ApiTokenAuthentication
 from astro_ui.net import client_ip
 from deployments import ipranges
@@ -93,7 +93,7 @@ class AgentTokenList(ManagementView):
         responses={200: s.AgentTokenPageSerializer, **ERRORS},
     )
     def get(self, request, org_id, dep_id):
-        deployment = deployment_for(request, org_id, dep_id)
+        deployment = access_for(request, org_id, dep_id).deployment
         query = _valid(s.TokenListQuerySerializer, request.query_params)
         rows = _tokens(deployment).order_by(*query.get("sorts", []), "-created_at", "id")
         return _page(
@@ -107,7 +107,7 @@ class AgentTokenList(ManagementView):
         responses={201: s.AgentTokenCreatedSerializer, **ERRORS},
     )
     def post(self, request, org_id, dep_id):
-        deployment = deployment_for(request, org_id, dep_id, role=Role.ADMIN)
+        deployment = access_for(request, org_id, dep_id, role=Role.ADMIN).deployment
         data = _valid(s.AgentTokenCreateSerializer, request.data)
         try:
             token, value = AgentToken.objects.issue(
@@ -122,7 +122,8 @@ class AgentTokenList(ManagementView):
             raise errors.from_django(
                 error, {"expires_in_days": "tokenExpiryPeriodInDays"}
             ) from None
-        token.agent_count = 0
+        # Read back through the list's query, so the new token carries its (zero) agent count.
+        token = _tokens(deployment).get(pk=token.pk)
         body = {**s.AgentTokenSerializer(token).data, "token": value}
         return Response(body, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
 
@@ -137,7 +138,7 @@ class AgentTokenDetail(ManagementView):
         responses={200: s.AgentTokenSerializer, **_errors(401, 403, 404)},
     )
     def get(self, request, org_id, dep_id, token_id):
-        deployment = deployment_for(request, org_id, dep_id)
+        deployment = access_for(request, org_id, dep_id).deployment
         return Response(s.AgentTokenSerializer(self.token(deployment, token_id)).data)
 
     @extend_schema(
@@ -146,7 +147,7 @@ class AgentTokenDetail(ManagementView):
         responses={204: OpenApiResponse(description="Deleted"), **_errors(401, 403, 404)},
     )
     def delete(self, request, org_id, dep_id, token_id):
-        deployment = deployment_for(request, org_id, dep_id, role=Role.ADMIN)
+        deployment = access_for(request, org_id, dep_id, role=Role.ADMIN).deployment
         self.token(deployment, token_id).revoke(by=request.user, ip=self.ip())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -198,7 +199,7 @@ class AgentList(ManagementView):
         responses={200: s.AgentPageSerializer, **ERRORS},
     )
     def get(self, request, org_id, dep_id):
-        deployment = deployment_for(request, org_id, dep_id)
+        deployment = access_for(request, org_id, dep_id).deployment
         query = _valid(s.AgentListQuerySerializer, request.query_params)
         rows = Agent.objects.live().filter(deployment=deployment)
         if query.get("search"):
@@ -225,7 +226,7 @@ class AgentDetail(ManagementView):
         responses={200: s.AgentSerializer, **_errors(401, 403, 404)},
     )
     def get(self, request, org_id, dep_id, agent_id):
-        deployment = deployment_for(request, org_id, dep_id)
+        deployment = access_for(request, org_id, dep_id).deployment
         agent = get_object_or_404(Agent, pk=agent_id, deployment=deployment)
         return Response(_agent_data(deployment, agent))
 
@@ -236,7 +237,7 @@ class AgentDetail(ManagementView):
         responses={204: OpenApiResponse(description="Deleted"), **_errors(401, 403, 404)},
     )
     def delete(self, request, org_id, dep_id, agent_id):
-        deployment = deployment_for(request, org_id, dep_id, role=Role.ADMIN)
+        deployment = access_for(request, org_id, dep_id, role=Role.ADMIN).deployment
         agent = get_object_or_404(Agent.objects.live(), pk=agent_id, deployment=deployment)
         agent.terminate(by=request.user, ip=self.ip())
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -252,7 +253,7 @@ class AgentAction(ManagementView):
         responses={200: s.AgentSerializer, **ERRORS},
     )
     def post(self, request, org_id, dep_id, agent_id):
-        deployment = deployment_for(request, org_id, dep_id, role=Role.OPERATOR)
+        deployment = access_for(request, org_id, dep_id, role=Role.OPERATOR).deployment
         agent = get_object_or_404(Agent.objects.live(), pk=agent_id, deployment=deployment)
         data = _valid(s.AgentActionSerializer, request.data)
         if data["action"] == "CORDON":
@@ -267,12 +268,7 @@ class AgentAction(ManagementView):
 
 
 def _deployment_data(request, deployment: Deployment) -> dict:
-    deployment.api_remote_execution = {
-        "enabled": deployment.remote_execution,
-        "allowedIpAddressRanges": list(deployment.allowed_ip_ranges or []),
-        "remoteApiUrl": deployment.agent_api_url(request),
-    }
-    return s.DeploymentSerializer(deployment).data
+    return s.DeploymentSerializer(deployment, context={"request": request}).data
 
 
 HINTS = {
@@ -301,7 +297,7 @@ class DeploymentDetail(ManagementView):
         responses={200: s.DeploymentSerializer, **_errors(401, 403, 404)},
     )
     def get(self, request, org_id, dep_id):
-        deployment = deployment_for(request, org_id, dep_id)
+        deployment = access_for(request, org_id, dep_id).deployment
         return Response(_deployment_data(request, deployment))
 
     @extend_schema(
@@ -314,7 +310,7 @@ class DeploymentDetail(ManagementView):
         responses={200: s.DeploymentSerializer, **ERRORS},
     )
     def patch(self, request, org_id, dep_id):
-        deployment = deployment_for(request, org_id, dep_id, role=Role.ADMIN)
+        deployment = access_for(request, org_id, dep_id, role=Role.ADMIN).deployment
         data = _valid(s.DeploymentPatchSerializer, request.data)
         remote = data.get("remoteExecution", {})
         with transaction.atomic():

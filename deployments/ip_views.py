@@ -15,10 +15,11 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from astro_ui.htmx import wants_partial
 from astro_ui.net import client_ip
 from astro_ui.types import HttpRequest
 from deployments import ipranges
-from deployments.access import get_deployment_for
+from deployments.access import Access, get_access
 from deployments.forms import DeploymentGeneralForm
 from deployments.models import Deployment, Role
 
@@ -33,8 +34,7 @@ class Row:
 
 @dataclass
 class Panel:
-    deployment: Deployment
-    can_edit: bool
+    access: Access
     rows: list[Row]
     blocked: list[dict]
     errors: list[str] = field(default_factory=list)
@@ -45,12 +45,17 @@ class Panel:
     everything_checked: bool = False
 
     @property
+    def deployment(self) -> Deployment:
+        return self.access.deployment
+
+    @property
     def saved(self) -> list[str]:
         return self.deployment.allowed_ip_ranges or []
 
 
-def ip_ranges_panel(request: HttpRequest, deployment: Deployment, **kwargs) -> Panel:
+def ip_ranges_panel(request: HttpRequest, access: Access, **kwargs) -> Panel:
     """The panel as saved; the settings page renders it under the general settings."""
+    deployment = access.deployment
     saved = list(deployment.allowed_ip_ranges or [])
     rows = kwargs.pop("rows", None) or [Row(value) for value in saved] or [Row("")]
     blocked = ipranges.recent_blocked(deployment.pk)
@@ -60,8 +65,7 @@ def ip_ranges_panel(request: HttpRequest, deployment: Deployment, **kwargs) -> P
     if not notice and request.GET.get("saved") == "ip-ranges":
         notice = "Allowed IP ranges saved. Agents see the change on their next request."
     return Panel(
-        deployment=deployment,
-        can_edit=getattr(deployment, "user_role", None) == Role.ADMIN,
+        access=access,
         rows=rows,
         blocked=blocked,
         notice=notice,
@@ -70,10 +74,12 @@ def ip_ranges_panel(request: HttpRequest, deployment: Deployment, **kwargs) -> P
 
 
 def _respond(request: HttpRequest, panel: Panel) -> HttpResponse:
-    if request.htmx:
-        return TemplateResponse(request, PANEL, {"deployment": panel.deployment, "ip": panel})
+    if wants_partial(request):
+        ctx = {"deployment": panel.deployment, "access": panel.access, "ip": panel}
+        return TemplateResponse(request, PANEL, ctx)
     ctx = {
         "deployment": panel.deployment,
+        "access": panel.access,
         "tab": "settings",
         "form": DeploymentGeneralForm(deployment=panel.deployment),
         "ip": panel,
@@ -81,10 +87,11 @@ def _respond(request: HttpRequest, panel: Panel) -> HttpResponse:
     return TemplateResponse(request, "deployments/settings.html", ctx)
 
 
-def _saved(request: HttpRequest, deployment: Deployment, notice: str) -> HttpResponse:
-    if request.htmx:
+def _saved(request: HttpRequest, access: Access, notice: str) -> HttpResponse:
+    deployment = access.deployment
+    if wants_partial(request):
         deployment.refresh_from_db(fields=["allowed_ip_ranges"])
-        return _respond(request, ip_ranges_panel(request, deployment, notice=notice))
+        return _respond(request, ip_ranges_panel(request, access, notice=notice))
     url = reverse("deployment-settings", args=[deployment.pk])
     return redirect(f"{url}?saved=ip-ranges#ip-ranges")
 
@@ -110,21 +117,21 @@ def _with_errors(rows: list[Row], entries_at: list[int], error: ValidationError)
 @login_required
 @require_http_methods(["GET", "POST"])
 def ip_ranges(request: HttpRequest, pk) -> HttpResponse:
+    access = get_access(request, pk)
     if request.method == "GET":
-        deployment = get_deployment_for(request, pk)
-        return _respond(request, ip_ranges_panel(request, deployment))
-    deployment = get_deployment_for(request, pk, role=Role.ADMIN)
+        return _respond(request, ip_ranges_panel(request, access))
+    deployment = access.require(Role.ADMIN).deployment
     values = request.POST.getlist("ranges")
     rows = [Row(value) for value in values]
 
     if "add" in request.POST:
         rows.append(Row(""))
-        return _respond(request, ip_ranges_panel(request, deployment, rows=rows))
+        return _respond(request, ip_ranges_panel(request, access, rows=rows))
     if "remove" in request.POST:
         index = request.POST["remove"]
         if index.isdigit() and int(index) < len(rows):
             rows.pop(int(index))
-        return _respond(request, ip_ranges_panel(request, deployment, rows=rows or [Row("")]))
+        return _respond(request, ip_ranges_panel(request, access, rows=rows or [Row("")]))
 
     # A row added and left untouched is not an entry; a row of spaces is, and is refused.
     entries_at = [i for i, value in enumerate(values) if value != ""]
@@ -138,7 +145,7 @@ def ip_ranges(request: HttpRequest, pk) -> HttpResponse:
             request,
             ip_ranges_panel(
                 request,
-                deployment,
+                access,
                 rows=rows or [Row("")],
                 errors=general,
                 ask_everything=everything or "everything" in ipranges.error_codes(error),
@@ -157,10 +164,10 @@ def ip_ranges(request: HttpRequest, pk) -> HttpResponse:
         "everything_checked": everything,
     }
     if "preview" in request.POST:
-        return _respond(request, ip_ranges_panel(request, deployment, **state))
+        return _respond(request, ip_ranges_panel(request, access, **state))
     if blocked and not confirmed:
         errors = ["Tick the confirmation below to save a list that blocks connected agents."]
-        return _respond(request, ip_ranges_panel(request, deployment, errors=errors, **state))
+        return _respond(request, ip_ranges_panel(request, access, errors=errors, **state))
     try:
         deployment.set_allowed_ip_ranges(
             parsed,
@@ -172,9 +179,9 @@ def ip_ranges(request: HttpRequest, pk) -> HttpResponse:
     except ValidationError as error:
         # Another agent became affected between the preview and this save.
         errors = [message for _, message in ipranges.error_messages(error)]
-        return _respond(request, ip_ranges_panel(request, deployment, errors=errors, **state))
+        return _respond(request, ip_ranges_panel(request, access, errors=errors, **state))
     return _saved(
-        request, deployment, "Allowed IP ranges saved. Agents see the change on their next request."
+        request, access, "Allowed IP ranges saved. Agents see the change on their next request."
     )
 
 
@@ -182,7 +189,8 @@ def ip_ranges(request: HttpRequest, pk) -> HttpResponse:
 @require_POST
 def allow_ip(request: HttpRequest, pk) -> HttpResponse:
     """Add one blocked address (as /32 or /128) to the saved list, through the same save path."""
-    deployment = get_deployment_for(request, pk, role=Role.ADMIN)
+    access = get_access(request, pk, role=Role.ADMIN)
+    deployment = access.deployment
     ip = request.POST.get("ip", "").strip()
     current = list(deployment.allowed_ip_ranges or [])
     try:
@@ -201,5 +209,5 @@ def allow_ip(request: HttpRequest, pk) -> HttpResponse:
         )
     except ValidationError as error:
         errors = [message for _, message in ipranges.error_messages(error)]
-        return _respond(request, ip_ranges_panel(request, deployment, errors=errors))
-    return _saved(request, deployment, f"{single} added to the allowed IP ranges.")
+        return _respond(request, ip_ranges_panel(request, access, errors=errors))
+    return _saved(request, access, f"{single} added to the allowed IP ranges.")

@@ -27,6 +27,25 @@ class Organization(models.Model):
         return self.name
 
 
+class WorkspaceQuerySet(models.QuerySet["Workspace"]):
+    def visible_to(self, user) -> "WorkspaceQuerySet":
+        """Workspaces the user may see: a grant on the workspace or on one of its deployments."""
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_superuser:
+            return self
+        granted = Q(grants__user=user) | Q(deployments__grants__user=user)
+        return self.filter(pk__in=self.model.objects.filter(granted).values("pk"))
+
+    def granted_to(self, user) -> "WorkspaceQuerySet":
+        """Workspaces the user holds a role on as a whole (a workspace grant)."""
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_superuser:
+            return self
+        return self.filter(grants__user=user)
+
+
 class Workspace(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(
@@ -34,6 +53,8 @@ class Workspace(models.Model):
     )
     name = models.CharField(max_length=100)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = WorkspaceQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -43,6 +64,16 @@ class Workspace(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("workspace", args=[self.pk])
+
+    def role_of(self, user) -> Role | None:
+        """The user's role on the workspace as a whole: its workspace grant (superusers: Admin).
+        A deployment grant gives no role here."""
+        if not user.is_authenticated or not user.is_active:
+            return None
+        if user.is_superuser:
+            return Role.ADMIN
+        grant = RoleGrant.objects.filter(user=user, workspace=self).values("role").first()
+        return None if grant is None else Role(grant["role"])
 
 
 class DeploymentQuerySet(models.QuerySet["Deployment"]):

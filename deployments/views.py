@@ -1,5 +1,4 @@
 from django.contrib.auth.decorators import login_required
-from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -9,24 +8,16 @@ from agents import store
 from agents.models import Agent
 from astro_ui.net import client_ip
 from astro_ui.types import HttpRequest
-from deployments.access import get_deployment_for
+from deployments.access import get_access
 from deployments.forms import DeploymentGeneralForm
 from deployments.ip_views import ip_ranges_panel
 from deployments.models import Deployment, Role, Workspace
 
 
-def _visible_workspaces(user):
-    workspaces = Workspace.objects.select_related("organization")
-    if user.is_superuser:
-        return workspaces
-    via_deployments = Deployment.objects.visible_to(user).values("workspace_id")
-    return workspaces.filter(Q(pk__in=via_deployments) | Q(grants__user=user)).distinct()
-
-
 @login_required
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    workspaces = list(_visible_workspaces(request.user)[:2])
+    workspaces = list(Workspace.objects.visible_to(request.user)[:2])
     if len(workspaces) == 1:
         return redirect(workspaces[0])
     return redirect("workspaces")
@@ -35,14 +26,23 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def workspaces(request: HttpRequest) -> HttpResponse:
-    items = _visible_workspaces(request.user).order_by("organization__name", "name")
+    items = (
+        Workspace.objects.visible_to(request.user)
+        .select_related("organization")
+        .order_by("organization__name", "name")
+    )
     return TemplateResponse(request, "deployments/workspaces.html", {"workspaces": items})
 
 
 @login_required
 @require_GET
 def workspace(request: HttpRequest, pk) -> HttpResponse:
-    ws = _visible_workspaces(request.user).filter(pk=pk).first()
+    ws = (
+        Workspace.objects.visible_to(request.user)
+        .select_related("organization")
+        .filter(pk=pk)
+        .first()
+    )
     if ws is None:
         raise Http404("No such workspace")
     deployments = Deployment.objects.visible_to(request.user).filter(workspace=ws)
@@ -53,7 +53,8 @@ def workspace(request: HttpRequest, pk) -> HttpResponse:
 @login_required
 @require_GET
 def overview(request: HttpRequest, pk) -> HttpResponse:
-    deployment = get_deployment_for(request, pk)
+    access = get_access(request, pk)
+    deployment = access.deployment
     live = Agent.objects.live().filter(deployment=deployment)
     totals = live.totals()
     try:
@@ -62,6 +63,7 @@ def overview(request: HttpRequest, pk) -> HttpResponse:
         counts = None
     ctx = {
         "deployment": deployment,
+        "access": access,
         "tab": "overview",
         "agent_api_url": deployment.agent_api_url(request),
         "totals": totals,
@@ -74,15 +76,16 @@ def overview(request: HttpRequest, pk) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def deployment_settings(request: HttpRequest, pk) -> HttpResponse:
-    deployment = get_deployment_for(request, pk)
+    access = get_access(request, pk)
+    deployment = access.deployment
     if request.method == "POST":
-        deployment = get_deployment_for(request, pk, role=Role.ADMIN)
+        access.require(Role.ADMIN)
         form = DeploymentGeneralForm(request.POST, deployment=deployment)
         if form.is_valid():
             deployment.update_general(by=request.user, ip=client_ip(request), **form.cleaned_data)
             return redirect("deployment-settings", pk=deployment.pk)
     else:
         form = DeploymentGeneralForm(deployment=deployment)
-    ctx = {"deployment": deployment, "tab": "settings", "form": form}
-    ctx["ip"] = ip_ranges_panel(request, deployment)
+    ctx = {"deployment": deployment, "access": access, "tab": "settings", "form": form}
+    ctx["ip"] = ip_ranges_panel(request, access)
     return TemplateResponse(request, "deployments/settings.html", ctx)

@@ -4,16 +4,16 @@ import re
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
-from django.template.response import TemplateResponse
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_http_methods
 
+from astro_ui import htmx
 from astro_ui.net import client_ip
 from astro_ui.types import HttpRequest
 from audit.record import record
-from deployments.access import get_deployment_for
-from deployments.models import Deployment, Role
+from deployments.access import Access, get_access
+from deployments.models import Role
 from onboarding import values
 from onboarding.forms import MAX_WORKERS, RegisterAgentForm, defaults, worker_defaults
 from tokens.models import AgentToken
@@ -26,26 +26,30 @@ TEMPLATE = "onboarding/register.html"
 @require_http_methods(["GET", "POST"])
 def register_agent(request: HttpRequest, pk) -> HttpResponse:
     """The wizard. POST `action`: preview (also live, via htmx), add-worker, or generate."""
-    deployment = get_deployment_for(request, pk, role=Role.ADMIN)
+    access = get_access(request, pk, role=Role.ADMIN)
+    deployment = access.deployment
     if request.method == "GET":
-        data = defaults(deployment, _free_token_name(deployment))
-        return _page(request, deployment, RegisterAgentForm(data), show_errors=False)
+        name = AgentToken.objects.filter(deployment=deployment).free_name("remote-agent")
+        return _page(
+            request, access, RegisterAgentForm(defaults(deployment, name)), show_errors=False
+        )
 
     action = request.POST.get("action", "preview")
     if action == "add-worker":
         form = RegisterAgentForm(_with_another_worker(request.POST))
-        return _page(request, deployment, form, partial="wizard")
+        return _page(request, access, form, partial="wizard")
     form = RegisterAgentForm(request.POST)
     if action == "generate":
-        return _generate(request, deployment, form)
-    return _page(request, deployment, form, partial="preview")
+        return _generate(request, access, form)
+    return _page(request, access, form, partial="preview")
 
 
-def _generate(request: HttpRequest, deployment: Deployment, form: RegisterAgentForm):
+def _generate(request: HttpRequest, access: Access, form: RegisterAgentForm) -> HttpResponse:
     """Create the token if asked, then hand out the file (inline) or show the value once."""
+    deployment = access.deployment
     preview = _preview(request, deployment, form)
     if preview.get("yaml") is None:
-        return _page(request, deployment, form)
+        return _page(request, access, form)
     data = form.full_data()
     token, value = None, None
     if form.creates_token():
@@ -60,7 +64,7 @@ def _generate(request: HttpRequest, deployment: Deployment, form: RegisterAgentF
             )
         except ValidationError as e:
             _token_errors_onto(form, e)
-            return _page(request, deployment, form)
+            return _page(request, access, form)
 
     method = _token_method(data)
     record(
@@ -80,7 +84,7 @@ def _generate(request: HttpRequest, deployment: Deployment, form: RegisterAgentF
     if method == "agentToken" or token is None:
         out = _preview(request, deployment, form, token=value)
         if out.get("yaml") is None:  # pragma: no cover - the same data validated a moment ago
-            return _page(request, deployment, form)
+            return _page(request, access, form)
         response = HttpResponse(out["yaml"], content_type="application/yaml; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{out["file_name"]}"'
         response["Cache-Control"] = "no-store"
@@ -96,14 +100,24 @@ def _generate(request: HttpRequest, deployment: Deployment, form: RegisterAgentF
         created["command"] = values.token_secret_command(
             data["namespace"], data["token_secret_name"], value
         )
-    response = _page(request, deployment, RegisterAgentForm(after), created=created)
+    response = _page(request, access, RegisterAgentForm(after), created=created)
     response["Cache-Control"] = "no-store"
     return response
 
 
-def _page(request, deployment, form, *, show_errors=True, partial=None, created=None):
+def _page(
+    request: HttpRequest,
+    access: Access,
+    form: RegisterAgentForm,
+    *,
+    show_errors: bool = True,
+    partial: str | None = None,
+    created: dict | None = None,
+) -> HttpResponse:
+    deployment = access.deployment
     ctx = {
         "deployment": deployment,
+        "access": access,
         "tab": "remote-agents",
         "form": form,
         "show_errors": show_errors,
@@ -111,10 +125,7 @@ def _page(request, deployment, form, *, show_errors=True, partial=None, created=
         "max_workers": MAX_WORKERS,
         **_preview(request, deployment, form),
     }
-    template = TEMPLATE
-    if partial and request.htmx:
-        template += "#" + partial
-    return TemplateResponse(request, template, ctx)
+    return htmx.render(request, TEMPLATE, ctx, partial=partial)
 
 
 def _preview(request, deployment, form, *, token=None) -> dict:
@@ -202,17 +213,3 @@ def _with_another_worker(post):
     data["workers-TOTAL_FORMS"] = str(count + 1)
     data.update(worker_defaults(count, f"worker-{count + 1}"))
     return data
-
-
-def _free_token_name(deployment: Deployment) -> str:
-    taken = {
-        n.lower()
-        for n in AgentToken.objects.filter(deployment=deployment)
-        .live()
-        .values_list("name", flat=True)
-    }
-    name, n = "remote-agent", 1
-    while name in taken:
-        n += 1
-        name = f"remote-agent-{n}"
-    return name

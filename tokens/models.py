@@ -22,6 +22,16 @@ class AgentTokenQuerySet(models.QuerySet["AgentToken"]):
         """Not deleted. Expired tokens stay live (listed as Expired) until someone deletes them."""
         return self.filter(revoked_at__isnull=True)
 
+    def free_name(self, base: str) -> str:
+        """`base`, or `base-2`, `base-3`...: the first name no live token here uses (names are
+        unique per deployment, case-insensitively)."""
+        taken = {name.lower() for name in self.live().values_list("name", flat=True)}
+        name, n = base, 1
+        while name in taken:
+            n += 1
+            name = f"{base}-{n}"
+        return name
+
     def active(self) -> "AgentTokenQuerySet":
         """Live and not expired: the ones that authenticate."""
         return self.live().filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
