@@ -19,8 +19,11 @@ TAGS = ["Alerts"]
 
 
 def _shown(channel: Channel) -> Channel:
-    channel.api_kind = channel.kind.upper()
-    channel.api_rules = {name: getattr(channel, field) for name, field in s.RULE_FIELDS.items()}
+    # The serializer reads these: the API's names for the kind and the rules.
+    channel.api_kind = channel.kind.upper()  # type: ignore[attr-defined]
+    channel.api_rules = {  # type: ignore[attr-defined]
+        name: getattr(channel, field) for name, field in s.RULE_FIELDS.items()
+    }
     return channel
 
 
@@ -133,7 +136,7 @@ class ChannelDetail(ManagementView):
 def _delivery_data(items) -> list:
     for delivery in items:
         delivery.api_status = delivery.status.upper()
-    return s.DeliverySerializer(items, many=True).data
+    return list(s.DeliverySerializer(items, many=True).data)
 
 
 class DeliveryList(ManagementView):

@@ -36,11 +36,11 @@ def console_url(path: str) -> str:
 
 
 def resolved_message(rule: str, label: str) -> str:
-    return RESOLVED[rule].format(label=label)
+    return RESOLVED[Rule(rule)].format(label=label)
 
 
 def _phrase(rule: str, count: int) -> str:
-    one, many = NOUNS[rule]
+    one, many = NOUNS[Rule(rule)]
     return f"{count:,} {one if count == 1 else many}"
 
 

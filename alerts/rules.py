@@ -69,7 +69,7 @@ class Conditions:
                 ("refusals", channel.refusals_per_hour),
                 lambda: self._refusals(channel.refusals_per_hour),
             ),
-        }[rule]
+        }[Rule(rule)]
         if key not in self._cache:
             self._cache[key] = compute()
         return self._cache[key]
@@ -155,16 +155,20 @@ class Conditions:
             self._cache["tokens"] = list(tokens.only("id", "name", "hint", "expires_at"))
         return self._cache["tokens"]
 
+    def _dated(self) -> list[tuple[AgentToken, datetime]]:
+        """Tokens that expire at all, with their expiry."""
+        return [(t, t.expires_at) for t in self._tokens() if t.expires_at is not None]
+
     def _expired(self) -> Outcome:
         return Outcome(
             firing={
                 str(t.pk): Finding(
                     t.name,
-                    f"Agent token {t.name} ({t.hint}) expired on {when(t.expires_at.timestamp())}; "
+                    f"Agent token {t.name} ({t.hint}) expired on {when(at.timestamp())}; "
                     "agents using it are refused",
-                    {"tokenId": str(t.pk), "expiresAt": t.expires_at.isoformat()},
+                    {"tokenId": str(t.pk), "expiresAt": at.isoformat()},
                 )
-                for t in self._tokens()
+                for t, at in self._dated()
                 if t.is_expired
             }
         )
@@ -174,12 +178,11 @@ class Conditions:
             firing={
                 str(t.pk): Finding(
                     t.name,
-                    f"Agent token {t.name} ({t.hint}) expires on "
-                    f"{when(t.expires_at.timestamp())}, in {t.days_left} "
-                    f"day{'s' if t.days_left != 1 else ''}",
-                    {"tokenId": str(t.pk), "expiresAt": t.expires_at.isoformat()},
+                    f"Agent token {t.name} ({t.hint}) expires on {when(at.timestamp())}, in "
+                    f"{t.days_left} day{'s' if t.days_left != 1 else ''}",
+                    {"tokenId": str(t.pk), "expiresAt": at.isoformat()},
                 )
-                for t in self._tokens()
+                for t, at in self._dated()
                 if t.expires_soon
             },
             quiet={str(t.pk) for t in self._tokens() if t.is_expired},
@@ -215,6 +218,10 @@ def _k_refusals(dep) -> tuple[str, str]:
     return f"ra:{{{dep}}}:alerts:refused:prev", f"ra:{{{dep}}}:alerts:refused:samples"
 
 
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def _growth(before: int, now: int) -> int:
     return now - before if before <= now else now
 
@@ -231,7 +238,7 @@ def refusals_last_hour(deployment_id, now: float, cache: dict) -> tuple[int, lis
         return cache["refusals"]
     prev_key, samples_key = _k_refusals(deployment_id)
     client = store.client()
-    prev = {k.decode(): int(v) for k, v in client.hgetall(prev_key).items()}
+    prev = {_text(k): int(v) for k, v in client.hgetall(prev_key).items()}
     first = not client.exists(prev_key)
     blocked = ipranges.recent_blocked(deployment_id)
     counts = {entry["ip"]: entry["count"] for entry in blocked}

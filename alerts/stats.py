@@ -16,6 +16,7 @@ def deliveries() -> dict[tuple[str, str], int]:
     raw = store.client().hgetall(DELIVERIES)
     out = {}
     for field, value in raw.items():
-        kind, _, outcome = field.decode().partition(":")
+        name = field.decode() if isinstance(field, bytes) else field
+        kind, _, outcome = name.partition(":")
         out[(kind, outcome)] = int(value)
     return out
