@@ -47,12 +47,12 @@ class ChannelList(ManagementView):
     @extend_schema(
         operation_id="listAlertChannels",
         tags=TAGS,
-        parameters=[s.DeliveryListQuerySerializer],
+        parameters=[s.ChannelListQuerySerializer],
         responses={200: s.ChannelPageSerializer, **ERRORS},
     )
     def get(self, request, org_id, dep_id):
         deployment = access_for(request, org_id, dep_id).deployment
-        query = _valid(s.DeliveryListQuerySerializer, request.query_params)
+        query = _valid(s.ChannelListQuerySerializer, request.query_params)
         rows = _channels(deployment).order_by(*query.get("sorts", []), "name", "id")
         return _page(
             rows,

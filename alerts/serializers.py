@@ -92,6 +92,10 @@ class DeliverySerializer(serializers.Serializer):
     finishedAt = serializers.DateTimeField(source="finished_at", allow_null=True)
 
 
+class ChannelListQuerySerializer(ListQuerySerializer):
+    SORTS = {"name": "name", "createdAt": "created_at"}
+
+
 class DeliveryListQuerySerializer(ListQuerySerializer):
     SORTS = {"createdAt": "created_at"}
 

@@ -1,12 +1,8 @@
 """Real receivers on loopback: an HTTP server that answers as scripted and records every
 request, an SMTP server (aiosmtpd) that keeps every message, and a Celery worker."""
 
-import json
-import socket
-import threading
 import time
 from email import message_from_bytes
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -18,64 +14,7 @@ from agents.models import Agent
 from alerts.models import Channel, Delivery, Kind
 from astro_ui.celery import app
 
-# Ports of our own on loopback; a port still held by an earlier test is skipped.
-PORTS = range(18600, 18700)
-
-
-def free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 18600-18699")
-
-
-class Receiver:
-    """Answers each POST with the next scripted (status, body); the last one repeats."""
-
-    def __init__(self):
-        self.requests: list[dict] = []
-        self.script: list[tuple[int, str]] = [(200, "ok")]
-        self.delay = 0.0
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                with receiver.lock:
-                    receiver.requests.append(
-                        {"path": self.path, "headers": dict(self.headers), "body": body}
-                    )
-                    status, text = (
-                        receiver.script.pop(0) if len(receiver.script) > 1 else receiver.script[0]
-                    )
-                time.sleep(receiver.delay)
-                self.send_response(status)
-                self.send_header("Content-Type", "text/plain")
-                self.end_headers()
-                self.wfile.write(text.encode())
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def on(self, path: str) -> list[dict]:
-        return [r for r in self.requests if r["path"] == path]
-
-    def json(self, path: str) -> list[dict]:
-        return [json.loads(r["body"]) for r in self.on(path)]
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+from .receivers import Receiver, free_port
 
 
 @pytest.fixture

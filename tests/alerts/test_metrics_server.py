@@ -17,7 +17,7 @@ from django.urls import reverse
 
 from bench import servers
 
-from .conftest import free_port
+from .receivers import free_port
 from .test_metrics import by_status, parse
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 
 from astro_ui.celery import app
 from deployments.models import Role, RoleGrant
-from tests.alerts.conftest import Receiver
+from tests.alerts.receivers import Receiver
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
