@@ -266,13 +266,15 @@ SPECTACULAR_SETTINGS = {
 PUBLIC_URL = env_str("PUBLIC_URL").rstrip("/")
 
 # Register a Remote Agent: where the generated install commands and values.yaml point. The chart
-# repository is only displayed to operators, never fetched by this server.
-AGENT_CHART_REPOSITORY_URL = env_str(
-    "AGENT_CHART_REPOSITORY_URL", "https://charts.example.com/remote-agents"
-)
+# repository (the vendor's, or a mirror of it) is only shown to operators, never fetched here.
+AGENT_CHART_REPOSITORY_URL = env_str("AGENT_CHART_REPOSITORY_URL", "https://helm.astronomer.io")
 AGENT_IMAGE_REPOSITORY = env_str("AGENT_IMAGE_REPOSITORY", "registry.local/remote-execution-agent")
 # The image tag is "<deployment runtime version>-<this suffix>", e.g. 3.1-3-python-3.12-agent-1.3.2.
 AGENT_IMAGE_TAG_SUFFIX = env_str("AGENT_IMAGE_TAG_SUFFIX", "python-3.12-agent-1.3.2")
+# The Sentinel monitoring image, written into values.yaml (Sentinel itself is off by default).
+AGENT_SENTINEL_IMAGE = env_str(
+    "AGENT_SENTINEL_IMAGE", "registry.local/remote-execution-sentinel:1.3.2"
+)
 
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)

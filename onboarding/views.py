@@ -1,5 +1,6 @@
 import logging
 import re
+from dataclasses import dataclass, field
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -15,7 +16,8 @@ from audit.record import record
 from deployments.access import Access, get_access
 from deployments.models import Role
 from onboarding import values
-from onboarding.forms import MAX_WORKERS, RegisterAgentForm, defaults, worker_defaults
+from onboarding.forms import RegisterAgentForm, defaults
+from onboarding.workers import MAX_WORKERS, worker_defaults
 from tokens.models import AgentToken
 
 log = logging.getLogger(__name__)
@@ -47,8 +49,7 @@ def register_agent(request: HttpRequest, pk) -> HttpResponse:
 def _generate(request: HttpRequest, access: Access, form: RegisterAgentForm) -> HttpResponse:
     """Create the token if asked, then hand out the file (inline) or show the value once."""
     deployment = access.deployment
-    preview = _preview(request, deployment, form)
-    if preview.get("yaml") is None:
+    if _preview(request, deployment, form).yaml is None:
         return _page(request, access, form)
     data = form.full_data()
     token, value = None, None
@@ -83,10 +84,10 @@ def _generate(request: HttpRequest, access: Access, form: RegisterAgentForm) -> 
     )
     if method == "agentToken" or token is None:
         out = _preview(request, deployment, form, token=value)
-        if out.get("yaml") is None:  # pragma: no cover - the same data validated a moment ago
+        if out.yaml is None:  # pragma: no cover - the same data validated a moment ago
             return _page(request, access, form)
-        response = HttpResponse(out["yaml"], content_type="application/yaml; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{out["file_name"]}"'
+        response = HttpResponse(out.yaml, content_type="application/yaml; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{out.file_name}"'
         response["Cache-Control"] = "no-store"
         return response
 
@@ -123,16 +124,29 @@ def _page(
         "show_errors": show_errors,
         "created": created,
         "max_workers": MAX_WORKERS,
-        **_preview(request, deployment, form),
+        "deployment_namespace": values.deployment_namespace(deployment),
+        "preview": _preview(request, deployment, form),
     }
     return htmx.render(request, TEMPLATE, ctx, partial=partial)
 
 
-def _preview(request, deployment, form, *, token=None) -> dict:
+@dataclass
+class Preview:
     """The file and commands for the form's data, or the list of what is still wrong."""
-    out = {"file_name": values.file_name(deployment), "yaml": None, "commands": None}
+
+    file_name: str
+    yaml: str | None = None
+    highlighted: SafeString | None = None
+    commands: list[values.Command] = field(default_factory=list)
+    method: str = ""
+    new_token: bool = False
+    problems: list[dict[str, str]] = field(default_factory=list)
+
+
+def _preview(request, deployment, form, *, token=None) -> Preview:
+    out = Preview(file_name=values.file_name(deployment))
     if not form.is_valid():
-        out["problems"] = _problems(form)
+        out.problems = _problems(form)
         return out
     data = form.full_data()
     built = values.build(
@@ -145,14 +159,13 @@ def _preview(request, deployment, form, *, token=None) -> dict:
         form.add_error(
             None, f"The generated file failed its schema check ({e}). Please report this."
         )
-        out["problems"] = _problems(form)
+        out.problems = _problems(form)
         return out
-    out["yaml"] = values.render(built, deployment)
-    out["highlighted"] = _highlight(out["yaml"])
-    out["commands"] = values.commands(built, deployment)
-    out["script"] = values.shell_script(out["commands"])
-    out["method"] = _token_method(data)
-    out["new_token"] = form.creates_token()
+    out.yaml = values.render(built, deployment)
+    out.highlighted = _highlight(out.yaml)
+    out.commands = values.commands(built, deployment)
+    out.method = _token_method(data)
+    out.new_token = form.creates_token()
     return out
 
 
@@ -199,8 +212,8 @@ def _token_errors_onto(form: RegisterAgentForm, error: ValidationError) -> None:
     if not hasattr(error, "error_dict"):
         form.add_error(None, error)
         return
-    for field, errors in error.error_dict.items():
-        form.add_error(fields.get(field), errors)
+    for name, errors in error.error_dict.items():
+        form.add_error(fields.get(name), errors)
 
 
 def _with_another_worker(post):

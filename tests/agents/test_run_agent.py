@@ -10,6 +10,7 @@ from django.core.management import CommandError, call_command
 
 from agents.client import AgentSpec, run_fleet
 from agents.models import Agent
+from tests.onboarding.vendor_format import VENDOR_LIKE_FILE
 from tokens.models import AgentToken
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -75,11 +76,12 @@ def test_backoff_grows_with_jitter_and_honours_retry_after():
 
 def _values(tmp_path, **overrides):
     values = {
-        "agentApiUrl": "http://127.0.0.1:1/",
+        "astroDeploymentAPIURL": "http://127.0.0.1:1/",
         "resourceNamePrefix": "acme",
-        "workers": [{"name": "default", "replicas": 2, "queues": ["default"], "syncSlots": 8}],
-        "dagProcessor": {"enabled": True},
-        "triggerer": {"enabled": False},
+        "agentTokenSecretName": None,
+        "agentToken": None,
+        "workers": [{"name": "default", "replicas": 2, "queues": "default", "syncSlots": 8}],
+        "triggerer": {"replicas": 1, "asyncSlots": 500},
         "commonEnv": [{"name": "NO_PROXY", "value": "127.0.0.1,localhost"}],
     }
     values.update(overrides)
@@ -88,35 +90,98 @@ def _values(tmp_path, **overrides):
     return path
 
 
-def test_a_values_file_describes_the_fleet(tmp_path, monkeypatch):
+def _read(path, **opts):
     from agents.management.commands.run_agent import Command
 
+    return Command()._from_values(path, {"token": None, "token_file": None, **opts})
+
+
+def test_a_values_file_describes_the_fleet(tmp_path, monkeypatch):
     monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("AGENT_TOKEN", raising=False)
     token_file = tmp_path / "token"
     token_file.write_text("ragt_secret\n")
-    url, token, specs = Command()._from_values(_values(tmp_path, agentTokenFile=str(token_file)))
+    url, token, specs = _read(_values(tmp_path, agentTokenFile=str(token_file)))
     assert (url, token) == ("http://127.0.0.1:1/", "ragt_secret")
-    assert [s.name for s in specs] == [
-        "acme-worker-default-0",
-        "acme-worker-default-1",
-        "acme-dag-processor",
+    assert [(s.name, s.component, s.queues, s.slots_total) for s in specs] == [
+        ("acme-worker-default-0", "worker", ["default"], 8),
+        ("acme-worker-default-1", "worker", ["default"], 8),
+        ("acme-dag-processor", "dag-processor", [], 0),
+        ("acme-triggerer", "triggerer", [], 500),
     ]
-    assert specs[0].slots_total == 8
     assert os.environ["NO_PROXY"] == "127.0.0.1,localhost"
 
 
-def test_a_values_file_with_a_kubernetes_secret_says_what_to_do(tmp_path):
-    with pytest.raises(CommandError, match="--token-file"):
-        call_command(
-            "run_agent", "--values", str(_values(tmp_path, agentTokenSecretName="agent-token"))
-        )
+def test_a_token_in_a_kubernetes_secret_comes_from_the_token_file_flag(tmp_path):
+    token_file = tmp_path / "t"
+    token_file.write_text("ragt_from_file\n")
+    path = _values(tmp_path, agentTokenSecretName="agent-token")
+    _, token, specs = _read(path, token_file=token_file)
+    assert token == "ragt_from_file"
+    assert len(specs) == 4  # the file's layout, not one agent from the flags
+
+
+def test_a_token_in_a_kubernetes_secret_comes_from_agent_token(tmp_path, monkeypatch):
+    monkeypatch.setenv("AGENT_TOKEN", " ragt_from_env \n")
+    _, token, _ = _read(_values(tmp_path, agentTokenSecretName="agent-token"))
+    assert token == "ragt_from_env"
+
+
+def test_a_values_file_with_a_kubernetes_secret_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.delenv("AGENT_TOKEN", raising=False)
+    path = _values(tmp_path, agentTokenSecretName="agent-token")
+    with pytest.raises(CommandError, match=r"'agent-token'.*--token-file FILE or in AGENT_TOKEN"):
+        call_command("run_agent", "--values", str(path))
+
+
+def test_it_still_reads_the_url_key_of_older_files(tmp_path):
+    path = _values(tmp_path, agentApiUrl="http://old.example/", astroDeploymentAPIURL=None)
+    assert _read(path, token="ragt_x")[0] == "http://old.example/"
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"astroDeploymentAPIURL": None}, "has no astroDeploymentAPIURL"),
+        ({"astroDeploymentAPIURL": "<your-astro-deployment-api-url>"}, "fill in"),
+        ({"workers": [["not", "a", "mapping"]]}, r"workers\[0\] is not a mapping"),
+        ({"workers": [{"name": "w", "replicas": "many"}]}, "many"),
+        ({"triggerer": ["x"]}, "values.yaml"),
+    ],
+)
+def test_a_broken_values_file_gets_a_clear_error(tmp_path, changes, message):
+    with pytest.raises(CommandError, match=message):
+        _read(_values(tmp_path, **changes), token="ragt_x")
+
+
+def test_it_reads_the_vendor_consoles_file_and_runs_its_fleet(
+    tmp_path, agent_url, token, deployment, monkeypatch
+):
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    path = tmp_path / "values.yaml"
+    path.write_text(VENDOR_LIKE_FILE.replace("<api-url>", agent_url))
+    token_file = tmp_path / "token"
+    token_file.write_text(token)
+    url, read_token, specs = _read(path, token_file=token_file)
+    assert (url, read_token) == (agent_url, token)
+    assert [(s.name, s.queues, s.slots_total) for s in specs] == [
+        ("acme-agents-worker-default-worker-0", ["default"], 20),
+        ("acme-agents-worker-default-worker-1", ["default"], 20),
+        ("acme-agents-worker-ml-0", ["gpu", "ml-batch"], 4),
+        ("acme-agents-dag-processor", [], 0),
+        ("acme-agents-triggerer", [], 1000),
+    ]
+    _run_until(lambda: deployment.agents.count() == 5, url, read_token, specs)
+    ml = Agent.objects.get(deployment=deployment, name="acme-agents-worker-ml-0")
+    assert (ml.queues, ml.slots_total) == (["gpu", "ml-batch"], 4)
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["--token", "x"], "--url"),
-        (["--url", "http://x/"], "exactly one of --token or --token-file"),
+        (["--url", "http://x/"], "--token-file, --token or AGENT_TOKEN"),
+        (["--url", "http://x/", "--token", "x", "--token-file", "/t"], "only one of"),
         (["--url", "http://x/", "--token", "x", "--component", "scheduler"], "Unknown component"),
         (["--url", "http://x/", "--token", "x", "--count", "0"], "at least 1"),
         (

@@ -2,7 +2,9 @@
 
 import pytest
 
-from onboarding.forms import OBJECT_STORAGE_XCOM, RegisterAgentForm
+from onboarding.forms import RegisterAgentForm
+from onboarding.values import OBJECT_STORAGE_XCOM
+from onboarding.workers import worker_defaults
 
 
 @pytest.fixture
@@ -48,21 +50,31 @@ def test_it_rejects_an_empty_prefix(check):
     assert "Enter a prefix" in errors_of(check(resource_name_prefix="  "), "resource_name_prefix")
 
 
-def test_it_rejects_a_prefix_that_makes_names_too_long(check):
+def test_it_rejects_a_prefix_that_leaves_no_room_for_the_suffixes(check):
     form = check(**{"resource_name_prefix": "a" * 50, "workers-0-name": "w"})
     error = errors_of(form, "resource_name_prefix")
-    assert "would be 64 characters" in error
-    assert "-dag-processor" in error
     assert "at most 49 characters" in error
+    assert "-dag-processor" in error
+    assert "this one has 50" in error
     assert check(**{"resource_name_prefix": "a" * 49, "workers-0-name": "w"}).is_valid()
 
 
-def test_it_counts_the_longest_worker_name_against_the_prefix(check):
-    form = check(**{"resource_name_prefix": "a" * 30, "workers-0-name": "b" * 30})
-    error = errors_of(form, "resource_name_prefix")
-    assert f"-worker-{'b' * 30}" in error
-    assert "at most 25 characters" in error
-    assert check(**{"resource_name_prefix": "a" * 25, "workers-0-name": "b" * 30}).is_valid()
+def test_it_blames_a_long_worker_name_on_the_worker_name(check):
+    form = check(**{"resource_name_prefix": "etl-prod", "workers-0-name": "w" * 60})
+    assert not form.is_valid()
+    assert "resource_name_prefix" not in form.errors
+    error = " ".join(form.workers.errors[0]["name"])
+    assert f"“etl-prod-worker-{'w' * 60}” would be 76 characters" in error
+    assert "a worker name can have at most 47 characters" in error
+
+
+def test_it_counts_the_prefix_against_each_worker_name(check):
+    two = {"workers-TOTAL_FORMS": "2", **worker_defaults(1, "b" * 30)}
+    form = check(**{"resource_name_prefix": "a" * 30, **two})
+    assert not form.is_valid()
+    assert not form.workers.errors[0]
+    assert "at most 25 characters" in " ".join(form.workers.errors[1]["name"])
+    assert check(**{"resource_name_prefix": "a" * 25, **two}).is_valid()
 
 
 def test_it_rejects_a_prefix_with_capitals(check):
@@ -167,14 +179,14 @@ def test_it_rejects_kwargs_that_are_not_a_json_object(check, raw, message):
 def test_it_reads_kwargs_as_an_object(check):
     form = check(secret_backend_kwargs='{"connections_prefix": "airflow/connections"}')
     assert form.is_valid()
-    assert form.full_data()["kwargs"] == {"connections_prefix": "airflow/connections"}
+    kwargs = form.full_data()["secret_backend_kwargs"]
+    assert kwargs == {"connections_prefix": "airflow/connections"}
 
 
 @pytest.mark.parametrize(
     "field",
     [
         "workers-0-replicas",
-        "dag_processor_replicas",
         "triggerer_replicas",
         "workers-0-sync_slots",
         "triggerer_async_slots",
@@ -323,7 +335,13 @@ def test_it_rejects_a_resource_that_is_not_a_quantity(check, amount):
 
 
 @pytest.mark.parametrize(
-    ("field", "value"), [("image_tag", "3.1 latest"), ("image_repository", "Registry/Agent")]
+    ("field", "value"),
+    [
+        ("image_tag", "3.1 latest"),
+        ("image_repository", "Registry/Agent"),
+        ("sentinel_image", "registry.local/sentinel"),
+        ("sentinel_image", "registry.local/sentinel:1 2"),
+    ],
 )
 def test_it_rejects_a_bad_image(check, field, value):
     assert check(**{field: value}).errors[field]
@@ -334,3 +352,39 @@ def test_it_rejects_registry_with_spaces(check):
         pull_secret_name="", registry="my registry", registry_username="u", registry_password="p"
     )
     assert "registry host" in errors_of(form, "registry")
+
+
+def test_it_wants_the_sentinel_image_when_sentinel_is_on(check):
+    form = check(sentinel_enabled="on", sentinel_image="")
+    assert "needs its image" in errors_of(form, "sentinel_image")
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"dag_source": "git", "git_conn_id": ""}, "git_conn_id", "Name the Airflow connection"),
+        ({"dag_source": "object-storage"}, "storage_url", "Name the bucket"),
+        (
+            {"dag_source": "object-storage", "storage_url": "azure://c/dags"},
+            "storage_url",
+            "s3:// or gs://",
+        ),
+        (
+            {"dag_source": "object-storage", "storage_url": "s3:///dags"},
+            "storage_url",
+            "then the bucket",
+        ),
+        ({"dag_source": "git", "git_tracking_ref": "my branch"}, "git_tracking_ref", "no spaces"),
+        ({"dag_source": "local", "local_path": "dags/"}, "local_path", "absolute path"),
+        ({"dag_bundle_name": "my dags"}, "dag_bundle_name", "letters, digits"),
+        ({"dag_source": "svn"}, "dag_source", "valid choice"),
+    ],
+)
+def test_it_puts_dag_source_errors_at_their_fields(check, changes, field, message):
+    assert message in errors_of(check(**changes), field)
+
+
+def test_it_refuses_to_let_the_chart_create_a_namespace_that_must_hold_both_secrets(check):
+    form = check(create_namespace="on")
+    assert "cannot create it" in errors_of(form, "create_namespace")
+    assert check(create_namespace="on", token_secret_name="", token_inline="on").is_valid()

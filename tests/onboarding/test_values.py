@@ -9,9 +9,12 @@ import pytest
 import yaml
 
 from onboarding import values
-from onboarding.forms import CUSTOM, SECRET_BACKENDS, RegisterAgentForm, worker_defaults
+from onboarding.forms import RegisterAgentForm
+from onboarding.values import CUSTOM, SECRET_BACKENDS
+from onboarding.workers import worker_defaults
 
 API = "https://agents.example.com/api/agent/v1/deployments/x/"
+DROP = object()
 TOKEN_METHODS = {
     "secret": {"token_secret_name": "agent-token"},
     "file": {"token_secret_name": "", "token_file": "/var/run/secrets/agent/token"},
@@ -38,10 +41,21 @@ EXTRAS = {
         "secret_backend_kwargs": '{"url": "https://vault:8200", "mount_point": "airflow",'
         ' "nested": {"n": 1, "on": true, "list": [null, "off"]}}',
         "log_level": "DEBUG",
-        "dag_processor_enabled": None,
-        "sentinel_enabled": None,
+        "sentinel_enabled": "on",
         "create_namespace": "on",
         "token_expires_in_days": "",
+        "git_subdir": "airflow/dags",
+        "triggerer_replicas": "2",
+    },
+}
+DAG_VARIANTS = {
+    "local": {},
+    "git": {"dag_source": "git", "git_subdir": ""},
+    "gcs": {
+        "dag_source": "object-storage",
+        "storage_url": "gs://acme-dags/team/a",
+        "dag_refresh_interval": "",
+        "xcom_threshold": "-1",
     },
 }
 
@@ -52,20 +66,24 @@ def _combinations():
         TOKEN_METHODS, PULL_METHODS, SECRET_CHOICES, (1, 3), EXTRAS
     ):
         xcom = rng.choice(["object-storage", "custom", "custom-with-path"])
+        dags = rng.choice(list(DAG_VARIANTS))
         yield pytest.param(
             token,
             pull,
             backend,
-            xcom,
+            f"{xcom}/{dags}",
             workers,
             extra,
-            id=f"{token}-{pull}-{backend.rsplit('.', 1)[-1]}-{xcom}-{workers}w-{extra}",
+            id=f"{token}-{pull}-{backend.rsplit('.', 1)[-1]}-{xcom}-{dags}-{workers}w-{extra}",
         )
 
 
-def _answers(answers, token, pull, backend, xcom, workers, extra) -> dict:
-    changes = {**TOKEN_METHODS[token], **PULL_METHODS[pull], **EXTRAS[extra]}
+def _answers(answers, token, pull, backend, xcom_dags, workers, extra) -> dict:
+    xcom, dags = xcom_dags.split("/")
+    changes = {**TOKEN_METHODS[token], **PULL_METHODS[pull], **DAG_VARIANTS[dags], **EXTRAS[extra]}
     changes["secret_backend"] = backend
+    if token == "secret" and pull == "name":
+        changes.pop("create_namespace", None)  # the chart cannot create a namespace both need
     if backend == CUSTOM:
         changes["secret_backend_custom"] = "acme_ops.secrets.Backend"
     if xcom.startswith("custom"):
@@ -74,7 +92,7 @@ def _answers(answers, token, pull, backend, xcom, workers, extra) -> dict:
         changes["xcom_path"] = "gs://acme/xcom" if xcom == "custom-with-path" else ""
     data = answers(**changes)
     for i in range(1, workers):
-        data.update(worker_defaults(i, f"worker-{i + 1}"))
+        data.update(worker_defaults(i, f"worker-{i + 1}", queues=f"q{i}, q{i}-slow"))
         data[f"workers-{i}-limits_cpu"] = ""
         data[f"workers-{i}-requests_memory"] = ""
     data["workers-TOTAL_FORMS"] = str(workers)
@@ -96,33 +114,129 @@ def test_it_generates_a_valid_file_for_every_combination(
     text = values.render(built, deployment)
     assert yaml.safe_load(text) == built
     assert len(built["workers"]) == workers
-    exactly_one = {"agentToken", "agentTokenSecretName", "agentTokenFile"} & built.keys()
-    assert len(exactly_one) == 1
-    assert len({"imagePullSecretName", "imagePullSecretData"} & built.keys()) == 1
+    set_keys = {k for k, v in built.items() if v is not None}
+    assert len({"agentToken", "agentTokenSecretName", "agentTokenFile"} & set_keys) == 1
+    assert len({"imagePullSecretName", "imagePullSecretData"} & set_keys) == 1
 
 
-def test_it_writes_the_deployment_ids_into_common_env(answers, deployment):
-    form = RegisterAgentForm(answers(https_proxy="http://proxy:3128"))
-    assert form.is_valid()
-    built = values.build(form.full_data(), deployment, agent_api_url=API, token=None)
+def _built(answers, deployment, **changes):
+    form = RegisterAgentForm(answers(**changes))
+    assert form.is_valid(), (form.errors, form.workers.errors)
+    return values.build(form.full_data(), deployment, agent_api_url=API, token=None)
+
+
+def test_it_writes_ids_and_backend_settings_into_common_env(answers, deployment):
+    built = _built(
+        answers,
+        deployment,
+        https_proxy="http://proxy:3128",
+        secret_backend_kwargs='{"connections_prefix": "airflow/connections"}',
+        xcom_threshold="1024",
+    )
     assert built["commonEnv"] == [
-        {"name": "AGENT_ORGANIZATION_ID", "value": str(deployment.workspace.organization.pk)},
-        {"name": "AGENT_WORKSPACE_ID", "value": str(deployment.workspace.pk)},
-        {"name": "AGENT_DEPLOYMENT_ID", "value": str(deployment.pk)},
+        {"name": "ASTRO_ORGANIZATION_ID", "value": str(deployment.workspace.organization.pk)},
+        {"name": "ASTRO_WORKSPACE_ID", "value": str(deployment.workspace.pk)},
+        {"name": "ASTRO_DEPLOYMENT_ID", "value": str(deployment.pk)},
+        {"name": "ASTRO_DEPLOYMENT_NAMESPACE", "value": f"etl-prod-{deployment.pk.hex[:8]}"},
+        {
+            "name": "AIRFLOW__SECRETS__BACKEND_KWARGS",
+            "value": '{"connections_prefix": "airflow/connections"}',
+        },
+        {"name": "AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH", "value": "s3://acme-xcom/xcom"},
+        {"name": "AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_THRESHOLD", "value": "1024"},
         {"name": "HTTPS_PROXY", "value": "http://proxy:3128"},
     ]
+    assert built["secretBackend"] == "airflow.secrets.local_filesystem.LocalFilesystemBackend"
+    assert built["xcomBackend"] == values.OBJECT_STORAGE_XCOM
 
 
-def test_it_prefills_the_image_for_the_runtime(answers, deployment, settings):
+def test_it_prefills_the_image_of_every_component_for_the_runtime(answers, deployment, settings):
     deployment.runtime_version = "3.2-1"
     settings.AGENT_IMAGE_REPOSITORY = "mirror.acme.internal/agents/agent"
-    form = RegisterAgentForm(answers())
-    form.is_valid()
-    built = values.build(form.full_data(), deployment, agent_api_url=API, token=None)
-    assert built["image"] == {
-        "repository": "mirror.acme.internal/agents/agent",
-        "tag": "3.2-1-python-3.12-agent-1.3.2",
-    }
+    built = _built(answers, deployment)
+    image = "mirror.acme.internal/agents/agent:3.2-1-python-3.12-agent-1.3.2"
+    assert built["workers"][0]["image"] == image
+    assert built["dagProcessor"]["image"] == built["triggerer"]["image"] == image
+
+
+def test_it_writes_queues_as_the_chart_takes_them(answers, deployment):
+    built = _built(answers, deployment, **{"workers-0-queues": "default, etl ,reports"})
+    assert built["workers"][0]["queues"] == "default,etl,reports"
+
+
+@pytest.mark.parametrize(
+    ("changes", "bundle"),
+    [
+        (
+            {},
+            {
+                "name": "dags",
+                "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+                "kwargs": {"path": "/usr/local/airflow/dags", "refresh_interval": 300},
+            },
+        ),
+        (
+            {
+                "dag_source": "git",
+                "git_conn_id": "github",
+                "git_subdir": "dags",
+                "git_tracking_ref": "v2",
+            },
+            {
+                "name": "dags",
+                "classpath": "airflow.providers.git.bundles.git.GitDagBundle",
+                "kwargs": {
+                    "git_conn_id": "github",
+                    "tracking_ref": "v2",
+                    "subdir": "dags",
+                    "refresh_interval": 300,
+                },
+            },
+        ),
+        (
+            {"dag_source": "object-storage", "storage_url": "s3://acme-dags/prod/dags"},
+            {
+                "name": "dags",
+                "classpath": "airflow.providers.amazon.aws.bundles.s3.S3DagBundle",
+                "kwargs": {
+                    "aws_conn_id": "aws_default",
+                    "bucket_name": "acme-dags",
+                    "prefix": "prod/dags",
+                    "refresh_interval": 300,
+                },
+            },
+        ),
+        (
+            {
+                "dag_source": "object-storage",
+                "storage_url": "gs://acme-dags",
+                "storage_conn_id": "gcp_prod",
+                "dag_bundle_name": "team_a",
+            },
+            {
+                "name": "team_a",
+                "classpath": "airflow.providers.google.cloud.bundles.gcs.GCSDagBundle",
+                "kwargs": {
+                    "gcp_conn_id": "gcp_prod",
+                    "bucket_name": "acme-dags",
+                    "prefix": "",
+                    "refresh_interval": 300,
+                },
+            },
+        ),
+    ],
+)
+def test_it_writes_the_dag_source_as_a_bundle_config_list(answers, deployment, changes, bundle):
+    built = _built(answers, deployment, **changes)
+    assert isinstance(built["dagBundleConfigList"], str)
+    assert json.loads(built["dagBundleConfigList"]) == [bundle]
+
+
+def test_unused_alternatives_are_written_as_not_set(answers, deployment):
+    text = values.render(_built(answers, deployment), deployment)
+    assert "\nagentToken: ~\n" in text
+    assert "\nimagePullSecretData: ~\n" in text
+    assert "&id" not in text  # shared defaults are written out, not as YAML anchors
 
 
 def test_it_builds_docker_config_json_from_credentials():
@@ -151,14 +265,19 @@ def test_it_names_the_file_after_the_deployment(deployment):
     "breakage",
     [
         {"agentTokenFile": "/var/run/token"},  # a second token method
-        {"agentTokenSecretName": None},  # no token method
+        {"agentTokenSecretName": None},  # ~: no token method left
+        {"agentTokenSecretName": DROP},
         {"imagePullSecretData": '{"auths": {}}'},  # a second pull-secret method
+        {"imagePullSecretName": None},
         {"namespace": "Agents"},
         {"resourceNamePrefix": ""},
         {"secretBackend": None},
+        {"secretBackend": DROP},
         {"xcomBackend": {"class": "foo"}},
         {"workers": []},
         {"logLevel": "TRACE"},
+        {"dagBundleConfigList": "[{not json"},
+        {"dagBundleConfigList": '[{"name": "x", "classpath": "no class"}]'},
         {"surprise": True},
     ],
 )
@@ -168,7 +287,7 @@ def test_the_schema_rejects_broken_files(answers, deployment, breakage):
     built = values.build(form.full_data(), deployment, agent_api_url=API, token=None)
     values.validate(built)
     for key, value in breakage.items():
-        if value is None:
+        if value is DROP:
             built.pop(key)
         else:
             built[key] = value
@@ -187,21 +306,21 @@ def test_the_commands_create_the_namespace_and_secrets_before_installing(answers
     script = _commands(answers, deployment)
     lines = [line for line in script.splitlines() if not line.startswith("#")]
     assert lines == [
-        "helm repo add remote-agents https://charts.example.com/remote-agents",
+        "helm repo add astronomer https://helm.astronomer.io",
         "helm repo update",
         "kubectl create namespace remote-agents",
         "kubectl -n remote-agents create secret generic agent-token"
         " --from-literal=token=<agent-token>",
         "kubectl -n remote-agents create secret docker-registry agent-image-pull"
         " --docker-server=registry.local --docker-username=<username> --docker-password=<password>",
-        "helm install etl-prod remote-agents/remote-execution-agent -n remote-agents"
+        "helm install etl-prod astronomer/astro-remote-execution-agent -n remote-agents"
         " -f values-etl-prod.yaml",
         "kubectl -n remote-agents get pods",
     ]
 
 
 def test_the_commands_let_the_chart_create_the_namespace(answers, deployment):
-    script = _commands(answers, deployment, create_namespace="on")
+    script = _commands(answers, deployment, create_namespace="on", **PULL_METHODS["credentials"])
     assert "kubectl create namespace" not in script
     assert script.index("helm install") < script.index("create secret generic")
 
@@ -210,3 +329,10 @@ def test_the_secret_command_carries_a_token_only_when_given(answers, deployment)
     assert "--from-literal=token=ragt_abc" in _commands(answers, deployment, token="ragt_abc")
     file_script = _commands(answers, deployment, token_secret_name="", token_file="/t/token")
     assert "create secret generic" not in file_script
+
+
+def test_the_chart_repository_is_a_setting_for_mirrors(answers, deployment, settings):
+    settings.AGENT_CHART_REPOSITORY_URL = "https://mirror.acme.internal/helm"
+    script = _commands(answers, deployment)
+    assert "helm repo add astronomer https://mirror.acme.internal/helm" in script
+    assert "astronomer/astro-remote-execution-agent" in script

@@ -100,7 +100,7 @@ def test_without_javascript_the_preview_shows_errors_at_their_fields(admin_clien
 def test_without_javascript_the_preview_shows_the_file(admin_client, url, answers):
     html = admin_client.post(url, answers(action="preview")).content.decode()
     assert 'id="values-yaml"' in html
-    assert "helm install etl-prod remote-agents/remote-execution-agent" in html
+    assert "helm install etl-prod astronomer/astro-remote-execution-agent" in html
 
 
 def test_a_preview_never_creates_a_token(admin_client, url, answers):
@@ -133,6 +133,12 @@ def test_add_worker_works_without_javascript(admin_client, url, answers):
         {"token_source": "stolen"},
         {"secret_backend_kwargs": "\x00"},
         {"log_level": ""},
+        {"dag_source": "object-storage", "storage_url": "s3://" + "a" * 100_000},
+        {"dag_source": "object-storage", "storage_url": "s3:///dags"},
+        {"dag_refresh_interval": "9" * 5000},
+        {"dag_source": "git", "git_tracking_ref": "main\nagentToken: x"},
+        {"workers-0-queues": "a," * 5000},
+        {"sentinel_enabled": "on", "sentinel_image": ":"},
     ],
 )
 @pytest.mark.parametrize("action", ["preview", "add-worker", "generate"])
@@ -155,7 +161,7 @@ def test_it_downloads_a_file_for_an_existing_token_in_a_secret(admin_client, url
     response = admin_client.post(url, answers(action="generate", token_source="existing"))
     data = _download(response)
     assert data["agentTokenSecretName"] == "agent-token"
-    assert "agentToken" not in data
+    assert data["agentToken"] is None
     assert response["Cache-Control"] == "no-store"
     assert not AgentToken.objects.exists()
     event = AuditEvent.objects.get(action="agent.register_values")
@@ -178,7 +184,7 @@ def test_it_puts_registry_credentials_into_the_pull_secret(admin_client, url, an
             ),
         )
     )
-    assert "imagePullSecretName" not in data
+    assert data["imagePullSecretName"] is None
     assert '"registry.example.com"' in data["imagePullSecretData"]
     assert "hunter2-registry" not in str(AuditEvent.objects.values_list("details", flat=True))
 
@@ -192,7 +198,10 @@ def test_an_inline_token_appears_in_that_one_download_only(
     token = AgentToken.objects.get(deployment=deployment)
     assert token.name == "edge-1"
     assert value.startswith("ragt_")
-    assert data["agentApiUrl"] == f"http://testserver/api/agent/v1/deployments/{deployment.pk}/"
+    assert (
+        data["astroDeploymentAPIURL"]
+        == f"http://testserver/api/agent/v1/deployments/{deployment.pk}/"
+    )
 
     event = AuditEvent.objects.get(action="agent.register_values")
     assert event.details["token_method"] == "agentToken"
