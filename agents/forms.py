@@ -1,6 +1,7 @@
 from django import forms
 
 from agents.models import Component, Status
+from fleet.versions import State
 
 
 class CordonForm(forms.Form):
@@ -23,6 +24,8 @@ class AgentFilterForm(forms.Form):
         required=False, choices=[("", "All components"), *Component.choices]
     )
     page = forms.IntegerField(required=False, min_value=1)
+    # Version support (fleet.versions): a small, separate filter.
+    support = forms.ChoiceField(required=False, choices=[("", "All versions"), *State.CHOICES])
 
     def cleaned(self) -> dict:
         """Filters that are valid; anything malformed is ignored rather than an error page."""
@@ -33,4 +36,5 @@ class AgentFilterForm(forms.Form):
             "status": data.get("status") or "",
             "component": data.get("component") or "",
             "page": data.get("page") or 1,
+            "support": data.get("support") or "",
         }

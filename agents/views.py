@@ -19,6 +19,8 @@ from astro_ui.net import client_ip
 from astro_ui.types import HttpRequest
 from deployments.access import Access, get_access
 from deployments.models import Role
+from fleet import versions
+from fleet.versions import State
 
 PAGE_SIZE = 50
 ACCESS_TTL = 60
@@ -68,6 +70,12 @@ def _table_context(request: HttpRequest, access: Access) -> dict:
     if filters["component"]:
         rows = rows.filter(component=filters["component"])
     rows = rows.with_status(filters["status"]).unhealthy_first()
+    if filters["support"]:
+        rows = rows.filter(
+            versions.filter_q(
+                filters["support"], live.values_list("version", flat=True).distinct().order_by()
+            )
+        )
     paged = Paginator(rows, PAGE_SIZE).get_page(filters["page"])
     page_rows = list(paged)
     page, pages, matching = paged.number, paged.paginator.num_pages, paged.paginator.count
@@ -97,6 +105,7 @@ def _table_context(request: HttpRequest, access: Access) -> dict:
         "agents": page_rows,
         "filters": filters,
         "filter_form": AgentFilterForm(initial=filters),
+        "support_choices": State.CHOICES,
         "counts": counts,
         "totals": totals,
         "store_ok": store_ok,

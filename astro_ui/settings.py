@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "agents",
     "onboarding",
     "api",
+    "fleet",
     "alerts",
 ]
 
@@ -162,6 +163,21 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "options": {"expires": 30},
     },
     "prune-alert-deliveries": {"task": "alerts.tasks.prune_alert_deliveries", "schedule": 3600.0},
+}
+
+# Fleet history (see README, "Fleet history"): the fleet is sampled every HISTORY_SAMPLE_SECONDS
+# into hourly rollups, kept HISTORY_RETENTION_DAYS. Heartbeats themselves never write history.
+HISTORY_ENABLED = env_bool("HISTORY_ENABLED", True)
+HISTORY_SAMPLE_SECONDS = env_int("HISTORY_SAMPLE_SECONDS", 60, minimum=5)
+HISTORY_RETENTION_DAYS = env_int("HISTORY_RETENTION_DAYS", 7, minimum=1)
+CELERY_BEAT_SCHEDULE |= {
+    "sample-fleet-history": {
+        "task": "fleet.tasks.sample_fleet_history",
+        "schedule": float(HISTORY_SAMPLE_SECONDS),
+        "options": {"expires": HISTORY_SAMPLE_SECONDS},
+    },
+    "prune-fleet-history": {"task": "fleet.tasks.prune_fleet_history", "schedule": 3600.0},
+    "remove-stale-agents": {"task": "fleet.tasks.remove_stale_agents", "schedule": 3600.0},
 }
 
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365, minimum=1)

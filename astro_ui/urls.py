@@ -23,5 +23,6 @@ urlpatterns = [
     path("", include("agents.urls")),
     path("", include("tokens.urls")),
     path("", include("onboarding.urls")),
+    path("", include("fleet.urls")),
     path("", include("alerts.urls")),
 ]

@@ -3,6 +3,8 @@
 import json
 from pathlib import Path
 
+from bench import history
+
 SECTIONS = [
     "## 1. Heartbeat path",
     "## 2. Database writes per heartbeat",
@@ -127,6 +129,7 @@ def targets(r: dict) -> list[dict]:
             burst["errors"] + burst["timeouts"],
             burst["errors"] + burst["timeouts"] == 0,
         ),
+        *history.targets(r),
     ]
 
 
@@ -316,6 +319,7 @@ def markdown(r: dict) -> str:
         f"| **{b['all_healthy_after_seconds']} s** |",
         f"| Healthy shown by the table afterwards | {b['table_shows_healthy']} |",
         f"| the next sweep: transitions recorded, time | {sweep_after} |",
+        *history.markdown(r),
         "",
         "## Targets",
         "",

@@ -28,7 +28,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench import environment, load, report, servers
+from bench import environment, history, load, report, servers
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -151,6 +151,11 @@ class Bench:
         result["heartbeat"] = self.servers(fleet)
         _say("burst")
         result["burst"] = self.burst(result["heartbeat"]["winner"])
+        _say("fleet history")
+        flush_rows = result["heartbeat"]["flush"]["rows_per_heartbeat"]
+        result["history"] = history.measure(
+            seed, self.workspace, self.sizes.sweep_agents, flush_rows
+        )
         result["targets"] = report.targets(result)
         return result
 

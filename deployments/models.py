@@ -2,6 +2,7 @@ import uuid
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
 from django.db.models import Q
 from django.urls import reverse
@@ -98,6 +99,12 @@ class Deployment(models.Model):
     allowed_ip_ranges = models.JSONField(
         default=list, blank=True, help_text="CIDR ranges agents may connect from; empty = any"
     )
+    stale_agent_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(3650)],
+        help_text="Remove agents silent for more than this many days; empty = never",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = DeploymentQuerySet.as_manager()
@@ -172,6 +179,26 @@ class Deployment(models.Model):
 
                 enabled = self.remote_execution
                 transaction.on_commit(lambda: store.publish_enabled(self.pk, enabled))
+        return True
+
+    def set_stale_agent_days(self, days: int | None, *, by=None, ip: str | None = None) -> bool:
+        """Switch the stale-agent clean-up on (N days) or off (None), audited."""
+        from audit.record import record
+
+        before = self.stale_agent_days
+        if days == before:
+            return False
+        with transaction.atomic():
+            Deployment.objects.filter(pk=self.pk).update(stale_agent_days=days)
+            self.stale_agent_days = days
+            record(
+                "deployment.stale_agents",
+                target=self,
+                deployment=self,
+                user=by,
+                ip=ip,
+                details={"before": before, "after": days},
+            )
         return True
 
     def set_allowed_ip_ranges(
