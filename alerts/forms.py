@@ -12,6 +12,7 @@ SETTINGS = [
     "on_tokens",
     "on_refusals",
     "refusals_per_hour",
+    "on_versions",
 ]
 
 
@@ -59,6 +60,9 @@ class ChannelForm(forms.Form):
     on_refusals = forms.BooleanField(
         label="Requests from addresses outside the allowed IP ranges", required=False
     )
+    on_versions = forms.BooleanField(
+        label="An agent runs a version that is no longer supported", required=False
+    )
     refusals_per_hour = forms.IntegerField(
         label="more than",
         min_value=1,
@@ -81,6 +85,7 @@ class ChannelForm(forms.Form):
                     "on_queue": True,
                     "on_tokens": True,
                     "on_refusals": True,
+                    "on_versions": True,
                 },
             )
         super().__init__(*args, **kwargs)
@@ -96,6 +101,7 @@ class ChannelForm(forms.Form):
             (self["on_queue"], None, ""),
             (self["on_tokens"], None, ""),
             (self["on_refusals"], self["refusals_per_hour"], "per hour"),
+            (self["on_versions"], None, ""),
         ]
 
     def clean_recipients(self) -> list[str]:

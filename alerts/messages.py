@@ -19,6 +19,10 @@ NOUNS = {
     Rule.TOKEN_EXPIRING: ("agent token expiring", "agent tokens expiring"),
     Rule.TOKEN_EXPIRED: ("agent token expired", "agent tokens expired"),
     Rule.IP_REFUSALS: ("burst of refused addresses", "bursts of refused addresses"),
+    Rule.AGENT_VERSION: (
+        "agent on an unsupported version",
+        "agents on an unsupported version",
+    ),
 }
 
 RESOLVED = {
@@ -28,6 +32,7 @@ RESOLVED = {
     Rule.TOKEN_EXPIRED: "Expired agent token {label} was deleted",
     Rule.IP_REFUSALS: "Refused requests from outside the allowed IP ranges are below the "
     "threshold again",
+    Rule.AGENT_VERSION: "{label} no longer runs an unsupported version (upgraded or deleted)",
 }
 
 

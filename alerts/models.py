@@ -42,6 +42,7 @@ class Rule(models.TextChoices):
     TOKEN_EXPIRING = "token_expiring", "Agent token expiring"
     TOKEN_EXPIRED = "token_expired", "Agent token expired"
     IP_REFUSALS = "ip_refusals", "Refused addresses"
+    AGENT_VERSION = "agent_version", "Unsupported agent version"
     TEST = "test", "Test message"
 
 
@@ -115,6 +116,7 @@ class Channel(models.Model):
     on_tokens = models.BooleanField("Agent token expiring or expired", default=True)
     on_refusals = models.BooleanField("Refused addresses", default=True)
     refusals_per_hour = models.PositiveIntegerField(default=100)
+    on_versions = models.BooleanField("Agent on an unsupported version", default=True)
 
     enabled = models.BooleanField(default=True)
     disabled_reason = models.CharField(max_length=500, blank=True)
@@ -165,7 +167,7 @@ class Channel(models.Model):
             raise ValidationError(errors)
 
     def rules(self) -> list[str]:
-        """The rules this channel hears about. Agent versions are not judged yet."""
+        """The rules this channel hears about."""
         chosen = []
         if self.on_silent:
             chosen.append(Rule.AGENT_SILENT)
@@ -175,6 +177,8 @@ class Channel(models.Model):
             chosen += [Rule.TOKEN_EXPIRED, Rule.TOKEN_EXPIRING]
         if self.on_refusals:
             chosen.append(Rule.IP_REFUSALS)
+        if self.on_versions:
+            chosen.append(Rule.AGENT_VERSION)
         return [str(r) for r in chosen]
 
     @property

@@ -3,8 +3,7 @@
 A rule answers with an Outcome: the subjects it fires for (an agent, a queue, a token, the
 deployment), the subjects it cannot judge at the moment (their alert state is left as it is),
 and subjects whose state should go without a "resolved" message (an expiring token that has
-expired is announced as expired instead). Agent versions are not judged: the console does not
-know yet which versions are supported.
+expired is announced as expired instead).
 """
 
 import json
@@ -18,6 +17,7 @@ from agents.models import Agent
 from alerts import liveness
 from alerts.models import Rule
 from deployments import ipranges
+from fleet import versions
 from tokens.models import AgentToken
 
 HOUR = 3600
@@ -65,6 +65,7 @@ class Conditions:
             Rule.QUEUE_UNSERVED: (("queue",), self._queues),
             Rule.TOKEN_EXPIRED: (("expired",), self._expired),
             Rule.TOKEN_EXPIRING: (("expiring",), self._expiring),
+            Rule.AGENT_VERSION: (("versions",), self._versions),
             Rule.IP_REFUSALS: (
                 ("refusals", channel.refusals_per_hour),
                 lambda: self._refusals(channel.refusals_per_hour),
@@ -81,7 +82,15 @@ class Conditions:
             self._cache["agents"] = list(
                 Agent.objects.live()
                 .filter(deployment=self.deployment)
-                .only("id", "name", "component", "queues", "cordoned_at", "last_heartbeat_at")
+                .only(
+                    "id",
+                    "name",
+                    "component",
+                    "version",
+                    "queues",
+                    "cordoned_at",
+                    "last_heartbeat_at",
+                )
             )
         return self._cache["agents"]
 
@@ -141,6 +150,21 @@ class Conditions:
                 queue,
                 f"Queue {queue} has no healthy agent ({', '.join(parts)})",
                 {"queue": queue, "agents": len(agents)},
+            )
+        return outcome
+
+    def _versions(self) -> Outcome:
+        """Agents running a version the vendor no longer maintains (the fleet's version rule)."""
+        outcome = Outcome(firing={})
+        for agent in self._agents():
+            support = versions.support(agent.version)
+            if support.state != versions.State.UNSUPPORTED:
+                continue
+            upgrade = f"; upgrade to {support.latest}" if support.latest else ""
+            outcome.firing[str(agent.pk)] = Finding(
+                agent.name,
+                f"{agent.name} runs agent {agent.version}: {support.label.lower()}{upgrade}",
+                {"agentId": str(agent.pk), "version": agent.version, "latest": support.latest},
             )
         return outcome
 

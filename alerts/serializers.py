@@ -15,6 +15,7 @@ RULE_FIELDS = {
     "tokenExpiry": "on_tokens",
     "refusedAddresses": "on_refusals",
     "refusedAddressesPerHour": "refusals_per_hour",
+    "unsupportedVersion": "on_versions",
 }
 # Model field -> dotted API path, for the model's validation errors.
 ERROR_FIELDS = {field: f"rules.{name}" for name, field in RULE_FIELDS.items()}
@@ -30,6 +31,9 @@ class RulesSerializer(serializers.Serializer):
     refusedAddresses = serializers.BooleanField(required=False)
     refusedAddressesPerHour = serializers.IntegerField(
         min_value=1, max_value=1_000_000, required=False
+    )
+    unsupportedVersion = serializers.BooleanField(
+        required=False, help_text="An agent on a version the vendor no longer maintains."
     )
 
 

@@ -10,6 +10,7 @@ from agents import store
 from alerts.evaluate import evaluate_all
 from alerts.models import AlertState, Delivery
 from deployments import ipranges
+from fleet import versions
 from tokens.models import AgentToken
 
 
@@ -114,3 +115,28 @@ def test_it_forgets_what_a_switched_off_rule_announced(deployment, channel, old_
     channel.update(on_silent=False)
     assert AlertState.objects.count() == 0
     assert evaluate_all() == 0
+
+
+@time_machine.travel("2026-11-29 12:00Z", tick=False)
+def test_it_announces_an_agent_on_an_unsupported_version_until_it_upgrades(
+    deployment, channel, old_epoch, make_agent
+):
+    channel.update(on_silent=False, on_queue=False)
+    today = timezone.localdate()
+    known = [r for r in versions.releases().items if r.released <= today]
+    oldest, latest = known[0].version, known[-1].version
+    assert versions.support(oldest).state == versions.State.UNSUPPORTED
+    agent = make_agent("w-old", version=oldest)
+    make_agent("w-new", version=latest)
+    make_agent("w-odd", version="not-a-version")
+
+    assert evaluate_all() == 1
+    assert _last() == [("agent_version", "firing", "w-old")]
+    message = Delivery.objects.get().payload["events"][0]["message"]
+    assert f"runs agent {oldest}: unsupported since" in message
+    assert message.endswith(f"upgrade to {latest}")
+    assert evaluate_all() == 0
+    agent.version = latest
+    agent.save(update_fields=["version"])
+    assert evaluate_all() == 1
+    assert _last() == [("agent_version", "resolved", "w-old")]

@@ -33,6 +33,7 @@ def test_it_creates_a_webhook_and_returns_its_secret_once(admin_client, url):
         "tokenExpiry": True,
         "refusedAddresses": False,
         "refusedAddressesPerHour": 100,
+        "unsupportedVersion": True,
     }
     again = admin_client.get(url(f"/alert-channels/{channel.pk}")).json()
     assert "signingSecret" not in again and channel.secret not in json.dumps(again)
