@@ -80,7 +80,8 @@ class ChannelQuerySet(models.QuerySet["Channel"]):
             if existing.count() >= MAX_CHANNELS_PER_DEPLOYMENT:
                 raise ValidationError(
                     f"This deployment already has {MAX_CHANNELS_PER_DEPLOYMENT} notification "
-                    "channels, the most it can have. Delete one first."
+                    "channels, the most it can have. Delete one first.",
+                    code="too_many",
                 )
             if existing.filter(name__iexact=channel.name).exists():
                 raise ValidationError({"name": NAME_TAKEN})
@@ -145,24 +146,26 @@ class Channel(models.Model):
 
     def clean(self) -> None:
         self.name = (self.name or "").strip()
-        errors: dict[str, str] = {}
+        errors: dict[str, ValidationError] = {}
         if not self.name:
-            errors["name"] = "Give the channel a name."
+            errors["name"] = ValidationError("Give the channel a name.", code="blank")
         if self.kind in (Kind.WEBHOOK, Kind.SLACK):
             self.recipients = []
             try:
                 _http_url(self.url)
             except ValidationError:
-                errors["url"] = "Enter an http:// or https:// URL."
+                errors["url"] = ValidationError("Enter an http:// or https:// URL.", code="url")
         elif self.kind == Kind.EMAIL:
             self.url = ""
             problem = _recipients_problem(self.recipients)
             if problem:
-                errors["recipients"] = problem
+                errors["recipients"] = ValidationError(problem, code="recipients")
         if not 1 <= self.silent_minutes <= 1440:
-            errors["silent_minutes"] = "Choose 1 to 1440 minutes."
+            errors["silent_minutes"] = ValidationError("Choose 1 to 1440 minutes.", code="range")
         if not 1 <= self.refusals_per_hour <= 1_000_000:
-            errors["refusals_per_hour"] = "Choose 1 to 1,000,000 requests."
+            errors["refusals_per_hour"] = ValidationError(
+                "Choose 1 to 1,000,000 requests.", code="range"
+            )
         if errors:
             raise ValidationError(errors)
 
@@ -285,7 +288,7 @@ class Channel(models.Model):
                 )
 
 
-NAME_TAKEN = "A channel with this name already exists."
+NAME_TAKEN = ValidationError("A channel with this name already exists.", code="unique")
 
 
 def _save(channel: Channel) -> None:

@@ -61,10 +61,14 @@ class ChannelCreatedSerializer(ChannelSerializer):
 
 
 class ChannelWriteSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
+    # Text is passed on as sent: the channel's own checks say what is wrong with it (a blank
+    # name, an address that is not one), so the UI and the API give the same answer.
+    name = serializers.CharField(max_length=100, trim_whitespace=False)
     url = serializers.CharField(max_length=2000, required=False, allow_blank=True)
     recipients = serializers.ListField(
-        child=serializers.CharField(max_length=254), required=False, max_length=100
+        child=serializers.CharField(max_length=254, allow_blank=True, trim_whitespace=False),
+        required=False,
+        max_length=100,
     )
     rules = RulesSerializer(required=False)
 
@@ -74,7 +78,7 @@ class ChannelCreateSerializer(ChannelWriteSerializer):
 
 
 class ChannelPatchSerializer(ChannelWriteSerializer):
-    name = serializers.CharField(max_length=100, required=False)
+    name = serializers.CharField(max_length=100, required=False, trim_whitespace=False)
     enabled = serializers.BooleanField(
         required=False,
         help_text="true enables a disabled channel (failures reset); false disables it.",

@@ -23,7 +23,8 @@ v1 = [
     path("", include("alerts.api_urls")),
     path("openapi.yaml", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    re_path(r"^.*$", errors.not_found),
+    # [\s\S], not ".": a path may hold an encoded newline (%0A), and that must 404 in JSON too.
+    re_path(r"^[\s\S]*$", errors.not_found),
 ]
 
 # Mounted at the site root: the API under api/v1/, and the page where people manage their tokens.

@@ -37,7 +37,8 @@ ERRORS = _errors(400, 401, 403, 404)
 
 
 class BoundedJSONParser(JSONParser):
-    """A body nested deeper than Python's recursion limit is a bad request, not a crash."""
+    """JSON whose nesting Python's parser can follow: deeper bodies (`[[[[…`) are a 400, not a
+    RecursionError and a 500."""
 
     def parse(self, stream, media_type=None, parser_context=None):
         try:
@@ -104,7 +105,9 @@ class AgentTokenList(ManagementView):
         operation_id="createAgentToken",
         tags=["Agent tokens"],
         request=s.AgentTokenCreateSerializer,
-        responses={201: s.AgentTokenCreatedSerializer, **ERRORS},
+        description="Answers 200, as the vendor's API does, with the token value in `token`: "
+        "the only time it is shown.",
+        responses={200: s.AgentTokenCreatedSerializer, **ERRORS},
     )
     def post(self, request, org_id, dep_id):
         deployment = access_for(request, org_id, dep_id, role=Role.ADMIN).deployment
@@ -125,7 +128,7 @@ class AgentTokenList(ManagementView):
         # Read back through the list's query, so the new token carries its (zero) agent count.
         token = _tokens(deployment).get(pk=token.pk)
         body = {**s.AgentTokenSerializer(token).data, "token": value}
-        return Response(body, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
+        return Response(body, headers={"Cache-Control": "no-store"})
 
 
 class AgentTokenDetail(ManagementView):
@@ -201,7 +204,11 @@ class AgentList(ManagementView):
     def get(self, request, org_id, dep_id):
         deployment = access_for(request, org_id, dep_id).deployment
         query = _valid(s.AgentListQuerySerializer, request.query_params)
-        rows = Agent.objects.live().filter(deployment=deployment)
+        rows = Agent.objects.filter(deployment=deployment)
+        if query.get("status") == "TERMINATED":
+            rows = rows.filter(deleted_at__isnull=False)
+        else:
+            rows = rows.live()
         if query.get("search"):
             rows = rows.filter(name__icontains=query["search"].strip())
         if query.get("component"):
@@ -290,6 +297,13 @@ def _range_errors(error: ValidationError) -> errors.exceptions.ValidationError:
     return errors.exceptions.ValidationError(where)
 
 
+UPDATE = (
+    "Changes remote execution settings with the settings page's rules: ranges are validated and "
+    'normalised; a list that would lock out healthy agents needs "confirmLockout": true, and '
+    '0.0.0.0/0 or ::/0 needs "confirmAllowAll": true. Fields left out stay as they are.'
+)
+
+
 class DeploymentDetail(ManagementView):
     @extend_schema(
         operation_id="getDeployment",
@@ -303,9 +317,7 @@ class DeploymentDetail(ManagementView):
     @extend_schema(
         operation_id="updateDeployment",
         tags=["Deployment"],
-        description="Changes remote execution settings with the settings page's rules: ranges "
-        "are validated and normalised; a list that would lock out healthy agents needs "
-        '"confirmLockout": true, and 0.0.0.0/0 or ::/0 needs "confirmAllowAll": true.',
+        description=UPDATE,
         request=s.DeploymentPatchSerializer,
         responses={200: s.DeploymentSerializer, **ERRORS},
     )
@@ -330,3 +342,14 @@ class DeploymentDetail(ManagementView):
                     remote_execution=remote["enabled"], by=request.user, ip=client_ip(request)
                 )
         return Response(_deployment_data(request, deployment))
+
+    @extend_schema(
+        operation_id="updateDeploymentByPost",
+        tags=["Deployment"],
+        description=UPDATE + " The same as PATCH, for clients that update with POST as the "
+        "vendor's API does; other fields of the vendor's request body are ignored.",
+        request=s.DeploymentPatchSerializer,
+        responses={200: s.DeploymentSerializer, **ERRORS},
+    )
+    def post(self, request, org_id, dep_id):
+        return self.patch(request, org_id, dep_id)

@@ -273,6 +273,8 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": "/api/v1/",
     "PREPROCESSING_HOOKS": ["api.schema.only_management_api"],
     "COMPONENT_SPLIT_REQUEST": True,
+    # An agent token's scope and its role's entity type share this one-value enum.
+    "ENUM_NAME_OVERRIDES": {"DeploymentScopeEnum": ["DEPLOYMENT"]},
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

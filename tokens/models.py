@@ -92,10 +92,11 @@ class AgentTokenQuerySet(models.QuerySet["AgentToken"]):
             if live.count() >= MAX_TOKENS_PER_DEPLOYMENT:
                 raise ValidationError(
                     f"This deployment already has {MAX_TOKENS_PER_DEPLOYMENT} agent tokens, the "
-                    "most it can have. Delete one you no longer use first."
+                    "most it can have. Delete one you no longer use first.",
+                    code="too_many",
                 )
             if live.filter(name__iexact=name).exists():
-                raise ValidationError({"name": "A token with this name already exists."})
+                raise ValidationError({"name": _duplicate_name()})
             token = self.model(
                 deployment=deployment,
                 name=name,
@@ -105,6 +106,7 @@ class AgentTokenQuerySet(models.QuerySet["AgentToken"]):
                 expires_at=None
                 if expires_in_days is None
                 else timezone.now() + timedelta(days=expires_in_days),
+                expiry_period_days=expires_in_days,
                 created_by=by,
             )
             token.full_clean(exclude=["digest", "hint"], validate_constraints=False)
@@ -112,7 +114,7 @@ class AgentTokenQuerySet(models.QuerySet["AgentToken"]):
                 with transaction.atomic():
                     token.save()
             except IntegrityError:
-                raise ValidationError({"name": "A token with this name already exists."}) from None
+                raise ValidationError({"name": _duplicate_name()}) from None
             record(
                 "token.create",
                 target=token,
@@ -138,6 +140,11 @@ class AgentToken(models.Model):
     digest = models.CharField(max_length=64, unique=True, editable=False)
     hint = models.CharField(max_length=20, editable=False)
     expires_at = models.DateTimeField(null=True, blank=True)
+    # Kept as asked for rather than derived from expires_at: the API reports the period the
+    # client chose, and the two timestamps are taken moments apart.
+    expiry_period_days = models.PositiveSmallIntegerField(
+        null=True, blank=True, editable=False, help_text="The expiry period asked for, in days"
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -212,6 +219,10 @@ class AgentToken(models.Model):
         from tokens import auth
 
         auth.forget(self.digest)
+
+
+def _duplicate_name() -> ValidationError:
+    return ValidationError("A token with this name already exists.", code="unique")
 
 
 def _iso(moment) -> str | None:

@@ -5,6 +5,7 @@ from agents.models import Agent
 from astro_ui import embedded_redis
 from audit.models import AuditEvent
 from tests.agents.test_redis_down import own_redis  # noqa: F401  (a fixture)
+from tests.api.contract import AGENT, schema_problems, vendor_problems
 from tests.api.test_agent_tokens import _assert_error
 
 pytestmark = pytest.mark.django_db
@@ -13,17 +14,15 @@ AGENT_FIELDS = {
     "id",
     "name",
     "status",
-    "statusReason",
     "isCordoned",
-    "cordoningReason",
     "lastHeartbeatAt",
     "version",
     "queues",
     "slots",
+    "capabilities",
     "component",
     "hostname",
     "createdAt",
-    "deletedAt",
 }
 
 
@@ -39,13 +38,24 @@ def test_it_shows_a_heartbeating_agent_as_healthy(viewer_client, url, agent):
     response = viewer_client.get(url(f"/agents/{agent.pk}"))
     assert response.status_code == 200
     data = response.json()
+    # No statusReason, cordoningReason or deletedAt: left out, not null, when there is none.
     assert set(data) == AGENT_FIELDS
     assert data["status"] == "HEALTHY"
-    assert data["statusReason"] is None
-    assert data["component"] == "WORKER"
+    assert (data["component"], data["capabilities"]) == ("WORKER", ["EXECUTE_TASKS"])
     assert data["slots"] == {"used": 0, "total": 4}
     assert data["queues"] == ["default"]
-    assert (data["isCordoned"], data["cordoningReason"], data["deletedAt"]) == (False, None, None)
+    assert data["isCordoned"] is False
+    assert vendor_problems(data, AGENT) == []
+    assert schema_problems(response, "getAgent") == []
+
+
+def test_each_component_has_its_capability(viewer_client, url, heartbeat):
+    heartbeat("t", component="triggerer")
+    heartbeat("d", component="dag-processor")
+    response = viewer_client.get(url("/agents?sorts=name:asc"))
+    agents = response.json()["agents"]
+    assert [a["capabilities"] for a in agents] == [["PROCESS_DAGS"], ["RUN_TRIGGERS"]]
+    assert schema_problems(response, "listAgents") == []
 
 
 def test_a_silent_agent_is_unhealthy_even_before_the_sweep(
@@ -80,10 +90,12 @@ def test_it_lists_with_filters_search_and_paging(
 @pytest.mark.parametrize(
     ("query", "field"),
     [
-        ("status=TERMINATED", "status"),
         ("status=healthy", "status"),
+        ("status=", "status"),
+        ("search=", "search"),
+        ("component=", "component"),
         ("component=worker", "component"),
-        ("sorts=health:asc", "sorts"),
+        ("sorts=health:asc", "sorts.0"),
         ("limit=1001", "limit"),
         ("offset=-1", "offset"),
     ],
@@ -101,6 +113,9 @@ def test_it_cordons_and_uncordons_as_an_operator(operator_client, url, agent, op
         True,
         "node upgrade",
     )
+    assert data["statusReason"].startswith("Cordoned")
+    assert vendor_problems(data, AGENT) == []
+    assert schema_problems(response, "actOnAgent") == []
     agent.refresh_from_db()
     assert agent.cordoned_by == operator
     event = AuditEvent.objects.get(action="agent.cordon")
@@ -124,6 +139,8 @@ def test_cordoning_twice_changes_nothing(operator_client, url, agent):
         ({"action": "cordon"}, "action"),
         ({}, "action"),
         ({"action": "CORDON", "reason": "x" * 1025}, "reason"),
+        ({"action": "CORDON", "reason": 42}, "reason"),
+        ({"action": "CORDON", "reason": None}, "reason"),
     ],
 )
 def test_it_rejects_a_bad_action(operator_client, url, agent, body, field):
@@ -148,10 +165,18 @@ def test_an_operator_cannot_delete(operator_client, url, agent):
 def test_an_admin_deletes_and_the_agent_reads_as_terminated(admin_client, url, agent):
     response = admin_client.delete(url(f"/agents/{agent.pk}"))
     assert response.status_code == 204
-    data = admin_client.get(url(f"/agents/{agent.pk}")).json()
-    assert data["status"] == "TERMINATED"
+    shown = admin_client.get(url(f"/agents/{agent.pk}"))
+    data = shown.json()
+    assert (data["status"], data["statusReason"]) == ("TERMINATED", "Deleted.")
     assert data["deletedAt"] is not None
+    assert vendor_problems(data, AGENT) == []
+    assert schema_problems(shown, "getAgent") == []
     assert admin_client.get(url("/agents")).json()["totalCount"] == 0
+    listed = admin_client.get(url("/agents?status=TERMINATED"))
+    assert [(a["id"], a["status"]) for a in listed.json()["agents"]] == [
+        (str(agent.pk), "TERMINATED")
+    ]
+    assert schema_problems(listed, "listAgents") == []
     _assert_error(admin_client.delete(url(f"/agents/{agent.pk}")), 404)
     _assert_error(_act(admin_client, url, agent, action="CORDON"), 404)
 
@@ -182,3 +207,4 @@ def test_statuses_are_unknown_when_redis_is_down(own_redis, viewer_client, url, 
     [data] = response.json()["agents"]
     assert data["status"] == "UNKNOWN"
     assert "unavailable" in data["statusReason"]
+    assert schema_problems(response, "listAgents") == []

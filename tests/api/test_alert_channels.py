@@ -51,10 +51,12 @@ def test_it_creates_slack_and_email_channels_without_a_secret(admin_client, url)
 @pytest.mark.parametrize(
     ("body", "field", "code"),
     [
-        ({**WEBHOOK, "url": "ftp://x"}, "url", "invalid"),
+        ({**WEBHOOK, "url": "ftp://x"}, "url", "url"),
+        ({**WEBHOOK, "name": "   "}, "name", "blank"),
         ({**WEBHOOK, "type": "PAGER"}, "type", "invalid_choice"),
-        ({"name": "m", "type": "EMAIL", "recipients": ["nope"]}, "recipients", "invalid"),
-        ({"name": "m", "type": "EMAIL", "recipients": ["a@x.io"] * 21}, "recipients", "invalid"),
+        ({"name": "m", "type": "EMAIL", "recipients": ["nope"]}, "recipients", "recipients"),
+        ({"name": "m", "type": "EMAIL", "recipients": [""]}, "recipients", "recipients"),
+        ({"name": "m", "type": "EMAIL", "recipients": ["a@x.io"] * 21}, "recipients", "recipients"),
         ({**WEBHOOK, "rules": {"agentSilentMinutes": 0}}, "rules.agentSilentMinutes", "min_value"),
         ({**WEBHOOK, "rules": {"agentSilent": "maybe"}}, "rules.agentSilent", "invalid"),
         ({**WEBHOOK, "rules": [1, 2]}, "rules.non_field_errors", "invalid"),

@@ -2,6 +2,7 @@ import pytest
 
 from audit.models import AuditEvent
 from deployments.models import Deployment
+from tests.api.contract import DEPLOYMENT, schema_problems, vendor_problems
 from tests.api.test_agent_tokens import _assert_error
 
 pytestmark = pytest.mark.django_db
@@ -22,6 +23,8 @@ def test_every_role_reads_the_deployment(request, who, url, deployment):
     response = request.getfixturevalue(who).get(url())
     assert response.status_code == 200
     data = response.json()
+    assert vendor_problems(data, DEPLOYMENT) == []
+    assert schema_problems(response, "getDeployment") == []
     assert data["id"] == str(deployment.pk)
     assert data["organizationId"] == str(deployment.workspace.organization_id)
     assert data["remoteExecution"] == {
@@ -120,6 +123,12 @@ def test_the_agent_api_url_is_read_only(admin_client, url, deployment):
         ({"remoteExecution": {"enabled": "maybe"}}, "remoteExecution.enabled"),
         ({"remoteExecution": []}, "remoteExecution"),
         ({"confirmLockout": "sure"}, "confirmLockout"),
+        # Only true and false are booleans, as the schema says.
+        ({"remoteExecution": {"enabled": 0}}, "remoteExecution.enabled"),
+        ({"remoteExecution": {"enabled": "true"}}, "remoteExecution.enabled"),
+        ({"confirmAllowAll": 1}, "confirmAllowAll"),
+        ({"remoteExecution": {"allowedIpAddressRanges": [10]}}, f"{RANGES}.0"),
+        ({"remoteExecution": {"allowedIpAddressRanges": ["1.2.3.4"] * 101}}, RANGES),
     ],
 )
 def test_it_rejects_malformed_bodies(admin_client, url, body, field):
@@ -145,6 +154,39 @@ def test_a_deployment_under_another_organisation_is_404(admin_client, deployment
     wrong = f"/api/v1/organizations/{other.pk}/deployments/{deployment.pk}"
     _assert_error(admin_client.get(wrong), 404)
     _assert_error(admin_client.get(wrong + "/agents"), 404)
+
+
+def test_post_does_what_patch_does_as_the_vendor_updates_with_post(admin_client, url, deployment):
+    body = {"remoteExecution": {"enabled": False, "allowedIpAddressRanges": ["10.1.0.0/16"]}}
+    response = admin_client.post(url(), body, content_type="application/json")
+    assert response.status_code == 200, response.content
+    assert vendor_problems(response.json(), DEPLOYMENT) == []
+    assert schema_problems(response, "updateDeploymentByPost") == []
+    deployment.refresh_from_db()
+    assert (deployment.remote_execution, deployment.allowed_ip_ranges) == (False, ["10.1.0.0/16"])
+    bad = {"remoteExecution": {"allowedIpAddressRanges": ["10.0.0.1/8"]}}
+    _assert_error(
+        admin_client.post(url(), bad, content_type="application/json"), 400, f"{RANGES}.0"
+    )
+
+
+def test_post_is_for_admins_only(operator_client, url, deployment):
+    body = {"remoteExecution": {"enabled": False}}
+    _assert_error(operator_client.post(url(), body, content_type="application/json"), 403)
+    deployment.refresh_from_db()
+    assert deployment.remote_execution is True
+
+
+def test_the_schema_declares_range_entries_as_the_server_takes_them(admin_client, url):
+    from tests.api.contract import served_schema
+
+    declared = served_schema()["components"]["schemas"]["RemoteExecutionRequest"]
+    entry = declared["properties"]["allowedIpAddressRanges"]["items"]
+    assert (entry["minLength"], entry["maxLength"]) == (1, 64)
+    assert declared["properties"]["allowedIpAddressRanges"]["maxItems"] == 100
+    too_long = _assert_error(_ranges(admin_client, url, ["0:" * 32 + ":/64"]), 400, f"{RANGES}.0")
+    assert "too long" in too_long["fieldErrors"][0]["message"]
+    assert _ranges(admin_client, url, ["::ffff:10.1.2.3/128"]).status_code == 200
 
 
 def test_put_is_not_allowed(admin_client, url):

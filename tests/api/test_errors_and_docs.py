@@ -18,6 +18,7 @@ pytestmark = pytest.mark.django_db
         "/api/v1/organizations/1/deployments/2/agents",
         "/api/v1/organizations/{org}/deployments/{dep}/agents/not-a-uuid",
         "/api/v1/organizations/{org}/deployments/{dep}/agents/",
+        "/api/v1/organizations/{org}/deployments/a%0Ab/agents",  # an encoded newline
     ],
 )
 def test_unknown_api_paths_answer_json_404(admin_client, deployment, path):
@@ -75,6 +76,7 @@ def test_the_schema_covers_the_management_api_only(anonymous):
     assert operations == {
         "getDeployment",
         "updateDeployment",
+        "updateDeploymentByPost",
         "listAgentTokens",
         "createAgentToken",
         "getAgentToken",
@@ -111,3 +113,24 @@ def test_an_unknown_path_answers_json_to_a_session_post_without_csrf(admin):
     client = Client(enforce_csrf_checks=True)
     client.force_login(admin)
     _assert_error(client.delete("/api/v1/organizations/x/deployments/y/agent-tokens/null"), 404)
+
+
+@pytest.mark.parametrize("depth", [5_000, 100_000])
+@pytest.mark.parametrize(
+    ("method", "suffix"),
+    [
+        ("post", "/agent-tokens"),
+        ("post", "/agents/{agent}/action"),
+        ("patch", ""),
+        ("post", ""),
+    ],
+)
+def test_deeply_nested_json_is_a_400_in_the_error_shape(
+    api_token, admin, url, agent, method, suffix, depth
+):
+    client, _ = api_token(admin)
+    path = url(suffix.format(agent=agent.pk))
+    for body in ("[" * depth + "]" * depth, '{"a":' * depth + "1" + "}" * depth):
+        response = getattr(client, method)(path, body, content_type="application/json")
+        data = _assert_error(response, 400)
+        assert "nested too deeply" in data["message"]
