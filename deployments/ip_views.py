@@ -43,6 +43,8 @@ class Panel:
     lockout_token: str = ""
     ask_everything: bool = False
     everything_checked: bool = False
+    # "Allow this IP" asked, not yet confirmed: the address and the range it would add.
+    confirm_allow: dict | None = None
 
     @property
     def deployment(self) -> Deployment:
@@ -188,7 +190,10 @@ def ip_ranges(request: HttpRequest, pk) -> HttpResponse:
 @login_required
 @require_POST
 def allow_ip(request: HttpRequest, pk) -> HttpResponse:
-    """Add one blocked address (as /32 or /128) to the saved list, through the same save path."""
+    """Add one blocked address (as /32 or /128) to the saved list, through the same save path.
+
+    Widening the list lets agents in, so the first press only asks; the answer carries
+    `confirm`, the address it was asked for."""
     access = get_access(request, pk, role=Role.ADMIN)
     deployment = access.deployment
     ip = request.POST.get("ip", "").strip()
@@ -199,6 +204,9 @@ def allow_ip(request: HttpRequest, pk) -> HttpResponse:
             raise ValidationError(
                 "%(ip)s is already allowed by the current list.", params={"ip": ip}
             )
+        if request.POST.get("confirm") != ip:
+            ask = {"ip": ip, "range": single}
+            return _respond(request, ip_ranges_panel(request, access, confirm_allow=ask))
         deployment.set_allowed_ip_ranges(
             [*current, single],
             by=request.user,

@@ -377,15 +377,23 @@ def check_agent_ip(request, deployment_id) -> None:
 # --- blocked attempts ------------------------------------------------------------------------
 
 
-def _blocked_keys(deployment_id) -> tuple[str, str]:
-    return f"ipblocked:{deployment_id}:seen", f"ipblocked:{deployment_id}:count"
+def _blocked_keys(deployment_id) -> tuple[str, str, str]:
+    """The refused addresses by time, their attempt counts, and who they said they were."""
+    prefix = f"ipblocked:{deployment_id}"
+    return f"{prefix}:seen", f"{prefix}:count", f"{prefix}:who"
 
 
-def record_blocked(deployment_id, ip: str) -> None:
+def record_blocked(
+    deployment_id, ip: str, *, token_name: str | None = None, agent_name: str | None = None
+) -> None:
     """Count a refused request; remember the address at most once a minute, and write an
-    audit event at most once an hour per address. Never raises: recording is best effort."""
-    seen_key, count_key = _blocked_keys(deployment_id)
+    audit event at most once an hour per address. Never raises: recording is best effort.
+
+    `token_name` and `agent_name` are what the request claimed, when the caller knows them; the
+    page shows them so an Admin can tell a stray scanner from their own agent."""
+    seen_key, count_key, who_key = _blocked_keys(deployment_id)
     member = ip or "unknown"
+    who = {k: v[:253] for k, v in (("token", token_name), ("agent", agent_name)) if v}
     try:
         client = _redis()
         pipe = client.pipeline(transaction=False)
@@ -398,11 +406,14 @@ def record_blocked(deployment_id, ip: str) -> None:
         pipe.zadd(seen_key, {member: time.time()})
         pipe.zrange(seen_key, 0, -(BLOCKED_KEEP + 1))
         pipe.zremrangebyrank(seen_key, 0, -(BLOCKED_KEEP + 1))
-        pipe.expire(seen_key, BLOCKED_FORGET_SECONDS)
-        pipe.expire(count_key, BLOCKED_FORGET_SECONDS)
+        if who:
+            pipe.hset(who_key, member, json.dumps(who))
+        for key in (seen_key, count_key, who_key):
+            pipe.expire(key, BLOCKED_FORGET_SECONDS)
         _, evicted, *_ = pipe.execute()
         if evicted:
             client.hdel(count_key, *evicted)
+            client.hdel(who_key, *evicted)
         audit = client.set(
             f"ipblocked:{deployment_id}:audit:{member}", 1, ex=BLOCKED_AUDIT_SECONDS, nx=True
         )
@@ -431,25 +442,40 @@ def _audit_blocked(deployment_id, ip: str) -> None:
 
 
 def recent_blocked(deployment_id) -> list[dict]:
-    """The most recently refused addresses, newest first: {ip, last_seen, count}.
+    """The most recently refused addresses, newest first: {ip, last_seen, count, token_name,
+    agent_name} (the names are None when no refused request from the address gave them).
 
     Empty when Redis cannot be reached; the page still renders.
     """
-    seen_key, count_key = _blocked_keys(deployment_id)
+    seen_key, count_key, who_key = _blocked_keys(deployment_id)
     try:
-        seen = _redis().zrevrange(seen_key, 0, BLOCKED_KEEP - 1, withscores=True)
-        counts = _redis().hmget(count_key, [member for member, _ in seen]) if seen else []
+        seen: list[tuple[bytes, float]] = _redis().zrevrange(  # type: ignore[assignment]  # sync client
+            seen_key, 0, BLOCKED_KEEP - 1, withscores=True
+        )
+        counts: list[bytes | None] = []
+        whos: list[bytes | None] = []
+        if seen:
+            members = [member for member, _ in seen]
+            pipe = _redis().pipeline(transaction=False)
+            pipe.hmget(count_key, members)
+            pipe.hmget(who_key, members)
+            counts, whos = pipe.execute()
     except redis.RedisError:
         log.warning("Could not read blocked agent requests", exc_info=True)
         return []
-    return [
-        {
-            "ip": member.decode(),
-            "last_seen": datetime.fromtimestamp(score, tz=UTC),
-            "count": int(count or 1),
-        }
-        for (member, score), count in zip(seen, counts, strict=True)
-    ]
+    rows = []
+    for (member, score), count, raw in zip(seen, counts, whos, strict=True):
+        who = json.loads(raw) if raw else {}
+        rows.append(
+            {
+                "ip": member.decode(),
+                "last_seen": datetime.fromtimestamp(score, tz=UTC),
+                "count": int(count or 1),
+                "token_name": who.get("token"),
+                "agent_name": who.get("agent"),
+            }
+        )
+    return rows
 
 
 def single_address_range(ip: str) -> str:

@@ -1,18 +1,26 @@
 """`make run`'s promises, on the embedded defaults a new user gets: the console comes up with a
 demo fleet that heartbeats, and one Ctrl-C stops every process it started."""
 
+import io
 import os
+import re
 import signal
 import socket
 import sqlite3
+import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
 
 import redis
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from deployments.management.commands.seed_demo import generated_password, password_file
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,6 +75,32 @@ def _demo_agents(var_dir: str) -> dict[str, str]:
     return {pk: component for pk, component in rows if str(uuid.UUID(pk)) in recent}
 
 
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+class _Lines:
+    """The console's output, line by line with the time each arrived; a line that names the URL
+    is checked against the port the moment it arrives."""
+
+    def __init__(self, stream, port: int):
+        self.lines: list[tuple[float, str]] = []
+        self.listening_at_url: bool | None = None
+        self._thread = threading.Thread(target=self._read, args=(stream, port), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream, port):
+        for line in stream:
+            if "Console running at" in line and self.listening_at_url is None:
+                self.listening_at_url = _listening(port)
+            self.lines.append((time.monotonic(), line.rstrip("\n")))
+
+    def text(self) -> str:
+        self._thread.join(timeout=10)
+        return "\n".join(line for _, line in self.lines)
+
+
 def test_make_run_starts_a_live_demo_fleet_and_ctrl_c_stops_everything():
     var_dir = tempfile.mkdtemp(prefix="console-", dir="/tmp")
     port = _free_port()
@@ -85,18 +119,55 @@ def test_make_run_starts_a_live_demo_fleet_and_ctrl_c_stops_everything():
         stderr=subprocess.STDOUT,
         text=True,
     )
+    out = _Lines(console.stdout, port)
     try:
         fleet = _wait_for(
-            lambda: (found := _demo_agents(var_dir)) and len(found) == 3 and found, 30
+            # Generous: the machine may be busy; the wait ends as soon as all three beat.
+            lambda: (found := _demo_agents(var_dir)) and len(found) == 3 and found,
+            90,
         )
         assert sorted(fleet.values()) == ["dag-processor", "triggerer", "worker"]
         assert _processes_with(var_dir), "the console's processes should be running"
+        # Idle with the demo fleet heartbeating and beat ticking every 5 s: under 10 lines a
+        # minute (measured over half a minute).
+        before = len(out.lines)
+        time.sleep(30)
+        idle = [line for _, line in out.lines[before:]]
+        at_rest = [line for _, line in out.lines]
     finally:
         console.send_signal(signal.SIGINT)
-        output, _ = console.communicate(timeout=60)
+        console.wait(timeout=60)
+    output = out.text()
     assert console.returncode == 0, output
+    assert len(idle) < 5, f"{len(idle)} lines in 30 s at idle:\n" + "\n".join(idle)
     assert f"Console running at http://{addr}/" in output
-    assert "password:" in output  # the admin password, shown on first run only
+    assert out.listening_at_url is True, "the URL was printed before the server listened"
+    # The admin password comes last, and waits in a file only its owner can read.
+    assert at_rest[-1].startswith("    password: "), output
+    password = at_rest[-1].split(": ", 1)[1]
+    kept = Path(var_dir) / "admin-password"
+    assert kept.read_text().strip() == password
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    with sqlite3.connect(f"{var_dir}/db.sqlite3") as db:
+        (description,) = db.execute(
+            "SELECT description FROM tokens_agenttoken WHERE revoked_at IS NULL"
+        ).fetchone()
+    assert description and "`" not in description
     assert _wait_for(lambda: not _processes_with(var_dir), 10), output
     with socket.socket() as s:
         assert s.connect_ex(("127.0.0.1", port)) != 0, "the web server should be gone"
+
+
+def test_it_forgets_the_generated_password_once_it_is_changed(db, settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    call_command("seed_demo", username="admin", stdout=io.StringIO())
+    path = password_file("admin")
+    password = generated_password("admin")
+    assert password and re.fullmatch(r"[\w-]{16}", password)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+    user = get_user_model().objects.get(username="admin")
+    user.set_password("a new one, chosen by its owner")
+    user.save()
+    assert generated_password("admin") is None
+    assert not path.exists()

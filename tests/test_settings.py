@@ -49,6 +49,7 @@ def test_production_refuses_to_start_without_a_secret_key():
         ("DEBUG", "maybe", "DEBUG must be one of"),
         ("TRUSTED_PROXIES", "10.0.0.0/8,not-an-ip", "'not-an-ip' is neither"),
         ("DATABASE_CONN_MAX_AGE", "soon", "DATABASE_CONN_MAX_AGE must be an integer"),
+        ("LOG_LEVEL", "loud", "LOG_LEVEL must be one of DEBUG, INFO, WARNING"),
     ],
 )
 def test_malformed_settings_fail_with_a_clear_message(name, value, message):

@@ -1,6 +1,77 @@
 // Small behaviours wired to data-* attributes. Pages work without this file.
 (function () {
   "use strict";
+  // Styles that fold things away (the narrow-screen menu) apply only when this file can unfold them.
+  document.documentElement.classList.add("js");
+
+  // [data-nav-toggle]: shows or hides the navigation it controls (narrow screens).
+  document.addEventListener("click", function (e) {
+    var toggle = e.target.closest("[data-nav-toggle]");
+    if (!toggle) return;
+    var nav = document.getElementById(toggle.getAttribute("aria-controls"));
+    var open = toggle.getAttribute("aria-expanded") !== "true";
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    if (nav) nav.classList.toggle("is-open", open);
+  });
+
+  // A box that scrolls (a wide table, a long code block) must be reachable by keyboard to be
+  // scrolled without a mouse: make it a focusable, named region while its content overflows.
+  function markScrollables(root) {
+    (root || document).querySelectorAll(".table-wrap, pre").forEach(function (box) {
+      var scrolls = box.scrollWidth > box.clientWidth + 1 || box.scrollHeight > box.clientHeight + 1;
+      if (scrolls && !box.hasAttribute("tabindex")) {
+        var area = box.closest("section, .panel, .code-card, dialog, main");
+        var heading = area && area.querySelector("h1, h2, h3, .code-file");
+        box.setAttribute("tabindex", "0");
+        box.setAttribute("role", "region");
+        box.setAttribute("aria-label", (heading ? heading.textContent.trim() + ", " : "") + "scrolls");
+        box.setAttribute("data-scrollable", "");
+      } else if (!scrolls && box.hasAttribute("data-scrollable")) {
+        ["tabindex", "role", "aria-label", "data-scrollable"].forEach(function (a) { box.removeAttribute(a); });
+      }
+    });
+  }
+  // On phones tables read as cards (static/css/app.css); each cell shows its column's name,
+  // copied here from the table head so templates need no second copy of it.
+  function labelCells(root) {
+    (root || document).querySelectorAll(".table-wrap > table").forEach(function (table) {
+      var names = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) {
+        return th.textContent.trim();
+      });
+      table.querySelectorAll("tbody tr").forEach(function (row) {
+        Array.prototype.forEach.call(row.children, function (cell, i) {
+          if (names[i] && !cell.hasAttribute("data-label")) cell.setAttribute("data-label", names[i]);
+        });
+      });
+    });
+  }
+  // role="tablist": one Tab stop (the selected tab); the arrow keys move between the tabs.
+  function rovingTabs(root) {
+    (root || document).querySelectorAll("[role=tablist]").forEach(function (list) {
+      list.querySelectorAll("[role=tab]").forEach(function (tab) {
+        tab.setAttribute("tabindex", tab.getAttribute("aria-selected") === "true" ? "0" : "-1");
+      });
+    });
+  }
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "ArrowLeft" && e.key !== "ArrowRight" && e.key !== "Home" && e.key !== "End") return;
+    var tab = e.target.closest && e.target.closest("[role=tablist] [role=tab]");
+    if (!tab) return;
+    var tabs = Array.prototype.slice.call(tab.closest("[role=tablist]").querySelectorAll("[role=tab]"));
+    var i = tabs.indexOf(tab);
+    var next = e.key === "Home" ? 0 : e.key === "End" ? tabs.length - 1
+      : (i + (e.key === "ArrowRight" ? 1 : -1) + tabs.length) % tabs.length;
+    e.preventDefault();
+    tabs.forEach(function (t, j) { t.setAttribute("tabindex", j === next ? "0" : "-1"); });
+    tabs[next].focus();
+  });
+  var resizing;
+  window.addEventListener("resize", function () {
+    clearTimeout(resizing);
+    resizing = setTimeout(function () { markScrollables(); }, 150);
+  });
+  document.addEventListener("DOMContentLoaded", function () { labelCells(); markScrollables(); rovingTabs(); });
+  document.addEventListener("htmx:afterSettle", function () { labelCells(); markScrollables(); rovingTabs(); });
 
   // <time datetime data-ago>: show "12 s ago" next to the absolute time the server rendered,
   // so the server's HTML stays byte-identical between polls.
@@ -44,6 +115,8 @@
     if (!target) return;
     var text = target.value !== undefined ? target.value : target.textContent;
     var done = function () {
+      var once = btn.closest("[data-once]");
+      if (once) once.setAttribute("data-copied", "");
       var label = btn.textContent;
       btn.textContent = "Copied";
       btn.setAttribute("data-copied", "true");
@@ -67,13 +140,62 @@
   }
   document.addEventListener("DOMContentLoaded", function () { upgradeDialogs(); });
 
+  // A one-time secret ([data-once]) warns before it is closed uncopied ([data-uncopied-warning]):
+  // Escape or "done" first shows the warning; Escape again, or its own button, closes.
+  function uncopied(root) {
+    var once = root && root.querySelector && root.querySelector("[data-once]");
+    return once && !once.hasAttribute("data-copied") ? once : null;
+  }
+  function warnUncopied(once) {
+    var warning = once.querySelector("[data-uncopied-warning]");
+    if (warning) warning.hidden = false;
+    var copy = once.querySelector("[data-copy]");
+    if (copy) copy.focus();
+  }
+  document.addEventListener("copy", function (e) {
+    var once = e.target.closest && e.target.closest("[data-once]");
+    if (once) once.setAttribute("data-copied", "");
+  });
+  document.addEventListener("cancel", function (e) {
+    var once = uncopied(e.target);
+    var warning = once && once.querySelector("[data-uncopied-warning]");
+    if (once && warning && warning.hidden && e.cancelable) { e.preventDefault(); warnUncopied(once); }
+  }, true);
+
+  // After the section reloads, focus returns to the button that opened the dialog.
+  function focusOpenerAfterSwap(dialogId) {
+    document.addEventListener("htmx:afterSettle", function refocus() {
+      document.removeEventListener("htmx:afterSettle", refocus);
+      var opener = document.querySelector('[data-open-dialog="' + dialogId + '"]');
+      if (opener) opener.focus();
+    });
+  }
+  var leaving = false;
+  document.addEventListener("click", function (e) {
+    var done = e.target.closest && e.target.closest("[data-once-done]");
+    if (!done) return;
+    var dialog = done.closest("dialog");
+    var once = !leaving && uncopied(dialog || document);
+    if (once) {
+      // Before htmx sees the click: the section must not reload yet.
+      e.preventDefault();
+      e.stopPropagation();
+      warnUncopied(once);
+      return;
+    }
+    if (dialog && dialog.id) focusOpenerAfterSwap(dialog.id);
+  }, true);
+
   // A dialog that showed a one-time secret reloads its section however it is closed (Escape
   // included), so the value leaves the page.
   document.addEventListener("close", function (e) {
     // Skip the close that upgradeDialogs causes: the dialog is open again by then.
     if (e.target.open) return;
     var done = e.target.querySelector && e.target.querySelector("[data-once-done]");
-    if (done && done.isConnected) done.click();
+    if (done && done.isConnected) {
+      leaving = true;
+      try { done.click(); } finally { leaving = false; }
+    }
   }, true);
 })();
 

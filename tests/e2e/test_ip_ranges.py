@@ -97,6 +97,11 @@ def test_restrict_ranges_see_the_lockout_then_allow_a_blocked_address(
     page.screenshot(path=str(SHOTS / "ip-ranges.png"), full_page=True)
 
     row.get_by_role("button", name="Allow this IP").click()
+    deployment.refresh_from_db()
+    assert "127.0.0.1/32" not in deployment.allowed_ip_ranges, "it asks before widening the list"
+    confirm = panel.get_by_role("button", name="Allow 127.0.0.1")
+    expect(confirm).to_be_focused()
+    confirm.press("Enter")
     expect(panel.get_by_role("status")).to_contain_text(
         "127.0.0.1/32 added to the allowed IP ranges."
     )

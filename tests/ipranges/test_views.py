@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from audit.models import AuditEvent
-from deployments.ipranges import IPNotAllowed, check_agent_ip, recent_blocked
+from deployments.ipranges import IPNotAllowed, check_agent_ip, recent_blocked, record_blocked
 
 
 def _url(deployment) -> str:
@@ -314,7 +314,7 @@ def test_allow_this_ip_adds_a_single_address_range(
     _refuse(deployment, ip, django_capture_on_commit_callbacks, agent_request)
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(
-            _allow_url(deployment), {"ip": ip}, headers={"HX-Request": "true"}
+            _allow_url(deployment), {"ip": ip, "confirm": ip}, headers={"HX-Request": "true"}
         )
     body = response.content.decode()
     assert f"{added} added to the allowed IP ranges." in body
@@ -332,6 +332,10 @@ def test_allow_this_ip_without_javascript_redirects_back(admin_client, deploymen
     deployment.allowed_ip_ranges = ["10.0.0.0/8"]
     deployment.save()
     response = admin_client.post(_allow_url(deployment), {"ip": "203.0.113.9"})
+    assert 'name="confirm" value="203.0.113.9"' in response.content.decode()
+    response = admin_client.post(
+        _allow_url(deployment), {"ip": "203.0.113.9", "confirm": "203.0.113.9"}
+    )
     assert response.status_code == 302
     deployment.refresh_from_db()
     assert deployment.allowed_ip_ranges == ["10.0.0.0/8", "203.0.113.9/32"]
@@ -360,3 +364,39 @@ def test_allow_this_ip_never_turns_no_restriction_into_one(admin_client, deploym
     assert "already allowed" in response.content.decode()
     deployment.refresh_from_db()
     assert deployment.allowed_ip_ranges == []
+
+
+@pytest.mark.parametrize("confirm", [None, "", "203.0.113.10", "203.0.113.9 ", "x" * 10_000])
+def test_allow_this_ip_asks_first_and_changes_nothing_until_confirmed_for_that_address(
+    admin_client, deployment, confirm
+):
+    deployment.allowed_ip_ranges = ["10.0.0.0/8"]
+    deployment.save()
+    data = {"ip": "203.0.113.9"} | ({} if confirm is None else {"confirm": confirm})
+    response = admin_client.post(_allow_url(deployment), data, headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Allow agents from 203.0.113.9?" in body
+    assert "This adds <code>203.0.113.9/32</code> to the allowed IP ranges" in body
+    assert 'name="confirm" value="203.0.113.9"' in body
+    deployment.refresh_from_db()
+    assert deployment.allowed_ip_ranges == ["10.0.0.0/8"]
+    assert not AuditEvent.objects.filter(action="deployment.ip_ranges").exists()
+
+
+def test_recently_blocked_names_the_token_and_agent_that_were_refused(admin_client, deployment):
+    deployment.allowed_ip_ranges = ["10.0.0.0/8"]
+    deployment.save()
+    record_blocked(deployment.pk, "203.0.113.9", token_name="staging", agent_name="worker-7")
+    record_blocked(deployment.pk, "203.0.113.10")
+    record_blocked(deployment.pk, "203.0.113.11", token_name="<b>x</b>" + "y" * 400)
+    body = admin_client.get(reverse("deployment-settings", args=[deployment.pk])).content.decode()
+    assert (
+        'agent <span class="strong">worker-7</span> · token <span class="strong">staging</span>'
+        in body
+    )
+    assert "&lt;b&gt;x&lt;/b&gt;" in body and "<b>x</b>" not in body
+    rows = {row["ip"]: row for row in recent_blocked(deployment.pk)}
+    assert rows["203.0.113.10"]["token_name"] is None
+    assert rows["203.0.113.10"]["agent_name"] is None
+    assert len(rows["203.0.113.11"]["token_name"]) == 253

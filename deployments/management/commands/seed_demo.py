@@ -1,10 +1,41 @@
+import os
 import secrets
+from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from deployments.models import Deployment, Organization, Workspace
+
+
+def password_file(username: str) -> Path:
+    """Where the generated password waits, readable by this user only, until it is changed."""
+    return Path(settings.VAR_DIR) / f"{username}-password"
+
+
+def generated_password(username: str) -> str | None:
+    """The generated password while it is still the user's; a stale file is removed."""
+    path = password_file(username)
+    try:
+        password = path.read_text().strip()
+    except OSError:
+        return None
+    user = get_user_model().objects.filter(username=username).first()
+    if user is not None and user.check_password(password):
+        return password
+    path.unlink(missing_ok=True)
+    return None
+
+
+def _keep_password(username: str, password: str) -> None:
+    path = password_file(username)
+    path.unlink(missing_ok=True)
+    # Created 0600 from the start: never readable by others, not even for a moment.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(password + "\n")
 
 
 class Command(BaseCommand):
@@ -37,5 +68,11 @@ class Command(BaseCommand):
             return
         password = secrets.token_urlsafe(12)
         User.objects.create_superuser(username=username, email="", password=password)
-        self.stdout.write(self.style.SUCCESS("Created an admin user. This password is shown once:"))
+        _keep_password(username, password)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Created an admin user; its password is also in {password_file(username)} "
+                "until you change it:"
+            )
+        )
         self.stdout.write(f"    username: {username}\n    password: {password}")
