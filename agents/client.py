@@ -36,6 +36,8 @@ class Agent:
     http: httpx.Client
     interval: float = 15.0
     cordoned: bool | None = None
+    cordon_reason: str = ""
+    agent_id: str | None = None
     failures: int = 0
     last_status: int | None = None
 
@@ -73,25 +75,35 @@ class Agent:
         data = response.json()
         self.failures = 0
         self.interval = float(data.get("heartbeat_interval_seconds", self.interval))
-        cordoned = bool(data.get("cordoned"))
-        if cordoned != self.cordoned:
-            if cordoned:
-                log.warning(
-                    "%s: cordoned (%s): taking no new work",
-                    self.spec.name,
-                    data.get("cordon_reason") or "no reason given",
-                )
-            elif self.cordoned is not None:
-                log.info("%s: uncordoned: taking work again", self.spec.name)
-            else:
-                log.info(
-                    "%s: registered as %s; heartbeat every %ss",
-                    self.spec.name,
-                    data.get("agent_id"),
-                    self.interval,
-                )
-            self.cordoned = cordoned
+        self.note(data)
         return self.interval
+
+    def note(self, data: dict) -> None:
+        """Log what changed since the last answer, once: a (re-)registration, a cordon, an
+        uncordon, or a new cordon reason."""
+        name, agent_id = self.spec.name, data.get("agent_id")
+        cordoned, reason = bool(data.get("cordoned")), data.get("cordon_reason") or ""
+        if agent_id != self.agent_id:
+            if self.agent_id is None:
+                log.info("%s: registered as %s; heartbeat every %ss", name, agent_id, self.interval)
+            else:
+                log.warning(
+                    "%s: registered again as %s (was %s): the console deleted the old agent",
+                    name,
+                    agent_id,
+                    self.agent_id,
+                )
+            self.agent_id = agent_id
+        if cordoned and (not self.cordoned or reason != self.cordon_reason):
+            log.warning(
+                "%s: %s (%s): taking no new work",
+                name,
+                "cordon reason changed" if self.cordoned else "cordoned",
+                reason or "no reason given",
+            )
+        elif not cordoned and self.cordoned:
+            log.info("%s: uncordoned: taking work again", name)
+        self.cordoned, self.cordon_reason = cordoned, reason
 
     def backoff(self, at_least: float = 0.0) -> float:
         """Exponential backoff with full jitter, so a fleet does not retry in lockstep."""

@@ -1,7 +1,10 @@
 from django import forms
 
-from agents.models import Component, Status
+from agents.liveness import Status
+from agents.models import Component
 from fleet.versions import State
+
+SORTS = [("name", "Name"), ("problems", "Problems first")]
 
 
 class CordonForm(forms.Form):
@@ -18,12 +21,16 @@ class AgentFilterForm(forms.Form):
     status = forms.ChoiceField(
         required=False,
         choices=[("", "All statuses")]
-        + [(s.value, s.label) for s in (Status.HEALTHY, Status.UNHEALTHY, Status.CORDONED)],
+        + [
+            (s.value, s.label)
+            for s in (Status.HEALTHY, Status.UNHEALTHY, Status.CORDONED, Status.UNKNOWN)
+        ],
     )
     component = forms.ChoiceField(
         required=False, choices=[("", "All components"), *Component.choices]
     )
-    page = forms.IntegerField(required=False, min_value=1)
+    sort = forms.ChoiceField(required=False, choices=SORTS)
+    page = forms.IntegerField(required=False, min_value=1, max_value=1_000_000)
     # Version support (fleet.versions): a small, separate filter.
     support = forms.ChoiceField(required=False, choices=[("", "All versions"), *State.CHOICES])
 
@@ -35,6 +42,7 @@ class AgentFilterForm(forms.Form):
             "q": (data.get("q") or "").strip(),
             "status": data.get("status") or "",
             "component": data.get("component") or "",
+            "sort": data.get("sort") or "name",
             "page": data.get("page") or 1,
             "support": data.get("support") or "",
         }

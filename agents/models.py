@@ -2,16 +2,16 @@ import contextlib
 import json
 import logging
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import redis
 from django.conf import settings
 from django.db import IntegrityError, connection, models, transaction
-from django.db.models import Case, Q, Value, When
+from django.db.models import Q
 from django.utils import timezone
 
-from agents import store
+from agents import liveness, store
+from agents.liveness import Health, utc_datetime
+from agents.liveness import Status as Status  # re-exported: callers import it from here
 from audit.models import ActorType, AuditEvent
 from audit.record import record
 
@@ -22,21 +22,6 @@ class Component(models.TextChoices):
     WORKER = "worker", "Worker"
     DAG_PROCESSOR = "dag-processor", "DAG processor"
     TRIGGERER = "triggerer", "Triggerer"
-
-
-class Health(models.TextChoices):
-    HEALTHY = "healthy", "Healthy"
-    UNHEALTHY = "unhealthy", "Unhealthy"
-
-
-class Status(models.TextChoices):
-    """What the table's badge says."""
-
-    HEALTHY = "healthy", "Healthy"
-    UNHEALTHY = "unhealthy", "Unhealthy"
-    CORDONED = "cordoned", "Cordoned"
-    TERMINATED = "terminated", "Terminated"
-    UNKNOWN = "unknown", "Unknown"
 
 
 # What a heartbeat carries that the table shows; a change of any of these re-renders the table.
@@ -58,53 +43,14 @@ def _sql_value(value):
     return None if value is None else str(value) if isinstance(value, uuid.UUID) else value
 
 
-def utc_datetime(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, tz=UTC)
-
-
-@dataclass(frozen=True)
-class Liveness:
-    """Health as derived from heartbeat times, independent of whether the sweep has run."""
-
-    health: str | None  # Health value, or None when it cannot be known
-    last_heartbeat_at: datetime | None
-
-
 class AgentQuerySet(models.QuerySet["Agent"]):
     def live(self) -> "AgentQuerySet":
         return self.filter(deleted_at__isnull=True)
 
-    def unhealthy_first(self) -> "AgentQuerySet":
-        order = Case(When(health=Health.UNHEALTHY, then=Value(0)), default=Value(1))
-        return self.order_by(order, "name")
-
-    def with_status(self, status: str) -> "AgentQuerySet":
-        if status == Status.CORDONED:
-            return self.filter(cordoned_at__isnull=False)
-        if status in (Status.HEALTHY, Status.UNHEALTHY):
-            return self.filter(cordoned_at__isnull=True, health=status)
-        return self
-
-    def totals(self) -> dict:
-        return self.aggregate(
-            total=models.Count("id"),
-            cordoned=models.Count("id", filter=Q(cordoned_at__isnull=False)),
-        )
-
-    def health_counts(self, deployment_id, totals: dict, *, epoch: float | None) -> dict:
-        """Healthy / unhealthy / cordoned among a deployment's live agents (this queryset), from
-        heartbeat times in Redis rather than the sweep's record. Raises store.Unavailable."""
-        now = store.now()
-        if epoch is None or now - epoch < settings.AGENT_HEALTHY_SECONDS:
-            healthy = self.filter(cordoned_at__isnull=True, health=Health.HEALTHY).count()
-        else:
-            since = now - settings.AGENT_HEALTHY_SECONDS
-            cordoned = list(self.filter(cordoned_at__isnull=False).values_list("id", flat=True))
-            seen = store.seen_many(deployment_id, cordoned)
-            healthy_cordoned = sum(1 for ts in seen.values() if ts is not None and ts >= since)
-            healthy = store.count_seen_since(deployment_id, since) - healthy_cordoned
-        unhealthy = totals["total"] - totals["cordoned"] - healthy
-        return {"healthy": healthy, "unhealthy": max(0, unhealthy), "cordoned": totals["cordoned"]}
+    def problems_first(self, fleet: "liveness.Fleet") -> "AgentQuerySet":
+        """Unhealthy, then Unknown, Cordoned and Healthy; by name within each. Raises
+        store.Unavailable."""
+        return self.annotate(problem_rank=fleet.status_case()).order_by("problem_rank", "name")
 
     def register(self, deployment_id, name: str, *, fields: dict, token_id) -> "Agent":
         """The agent called `name`, created on its first heartbeat, and cached for the next ones.
@@ -139,8 +85,8 @@ class AgentQuerySet(models.QuerySet["Agent"]):
     def flush_heartbeats(self) -> int:
         """Write waiting heartbeat bodies to the database; returns the number of rows written.
 
-        A row is written only when something the table shows changed, or when its stored
-        last_heartbeat_at is older than AGENT_CHECKPOINT_SECONDS: health itself comes from Redis.
+        A row is written only when something the table shows changed, or when its
+        heartbeat_checkpoint_at is older than AGENT_CHECKPOINT_SECONDS: liveness comes from Redis.
         """
         written = 0
         for dep in store.dirty_deployments():
@@ -149,7 +95,7 @@ class AgentQuerySet(models.QuerySet["Agent"]):
                 continue
             changed, visible = [], False
             rows = self.live().filter(deployment_id=dep)
-            for agent in rows.only("id", "token_id", *HEARTBEAT_FIELDS, "last_heartbeat_at"):
+            for agent in rows.only("id", "token_id", *HEARTBEAT_FIELDS, "heartbeat_checkpoint_at"):
                 body = pending.get(str(agent.pk))
                 if body is None:
                     continue
@@ -158,22 +104,23 @@ class AgentQuerySet(models.QuerySet["Agent"]):
                 token_id = body.get("token_id") or agent.token_id
                 at = utc_datetime(body["at"])
                 due = (
-                    at - agent.last_heartbeat_at
+                    at - agent.heartbeat_checkpoint_at
                 ).total_seconds() >= settings.AGENT_CHECKPOINT_SECONDS
                 if differs or due or str(token_id) != str(agent.token_id):
                     for f, v in new.items():
                         setattr(agent, f, v)
                     agent.token_id = token_id
-                    agent.last_heartbeat_at = at
+                    agent.heartbeat_checkpoint_at = at
                     changed.append(agent)
                 visible = visible or differs
             if changed:
-                self._bulk_set(changed, [*HEARTBEAT_FIELDS, "token_id", "last_heartbeat_at"])
+                fields = [*HEARTBEAT_FIELDS, "token_id", "heartbeat_checkpoint_at"]
+                self._bulk_set(changed, fields)
                 written += len(changed)
+            # Moving heartbeat times alone change nothing the table shows: it shows "live" for
+            # agents on time, and its poll notices when one is late (liveness.is_current).
             if visible:
                 store.bump(dep)
-            else:
-                store.bump_for_time(dep, settings.AGENT_TABLE_TIME_REFRESH_SECONDS)
         return written
 
     def _bulk_set(self, agents: list["Agent"], fields: list[str]) -> None:
@@ -193,7 +140,7 @@ class AgentQuerySet(models.QuerySet["Agent"]):
             "running_tasks": "integer",
             "last_ip": "inet",
             "token_id": "uuid",
-            "last_heartbeat_at": "timestamptz",
+            "heartbeat_checkpoint_at": "timestamptz",
             "health": "varchar",
         }
         columns = ["id", *fields]
@@ -242,37 +189,47 @@ class AgentQuerySet(models.QuerySet["Agent"]):
                 lock.release()
 
     def _sweep_locked(self) -> int:
-        now = store.now()
-        epoch = store.epoch()
-        if epoch is None:
+        if store.epoch() is None:
             store.mark_epoch()
             return 0
-        just_started = now - epoch < settings.AGENT_HEALTHY_SECONDS
-        threshold = now - settings.AGENT_HEALTHY_SECONDS
         transitions = 0
         deps = self.live().values_list("deployment_id", flat=True).distinct().order_by()
         for dep in list(deps):
+            fleet = liveness.read(dep)
+            if not fleet.ok:
+                raise store.redis.ConnectionError("heartbeat store unreadable")
             seen = store.seen_all(dep)
             live = list(
                 self.live()
                 .filter(deployment_id=dep)
-                .only("id", "name", "health", "last_heartbeat_at", "cordoned_at", "cordon_reason")
+                .only(
+                    "id",
+                    "name",
+                    "health",
+                    "heartbeat_checkpoint_at",
+                    "cordoned_at",
+                    "cordon_reason",
+                    "deleted_at",
+                )
             )
             store.reconcile(dep, {a.name: (str(a.pk), a.cordon_state) for a in live})
+            # Times of agents deleted while Redis was unreachable (or removed from the database
+            # by hand). `seen` was read before the rows, and a new agent's row is committed
+            # before its first time is written, so an id missing from the rows is gone.
+            ids = {str(a.pk) for a in live}
+            store.drop_seen(dep, [i for i in seen if i not in ids])
             moved = []
             for agent in live:
                 ts = seen.get(str(agent.pk))
-                if ts is None and just_started:
-                    continue
-                new = Health.HEALTHY if ts is not None and ts >= threshold else Health.UNHEALTHY
-                if new != agent.health:
+                new = fleet.judge(agent, ts).health
+                if new is not None and new != agent.health:
                     agent.health = new
                     if ts is not None:
-                        agent.last_heartbeat_at = utc_datetime(ts)
+                        agent.heartbeat_checkpoint_at = utc_datetime(ts)
                     moved.append(agent)
             if moved:
                 with transaction.atomic():
-                    self._bulk_set(moved, ["health", "last_heartbeat_at"])
+                    self._bulk_set(moved, ["health", "heartbeat_checkpoint_at"])
                     AuditEvent.objects.bulk_create(
                         [
                             AuditEvent(
@@ -283,14 +240,16 @@ class AgentQuerySet(models.QuerySet["Agent"]):
                                 target_id=str(a.pk),
                                 target_label=a.name,
                                 deployment_id=dep,
-                                details={"last_heartbeat_at": a.last_heartbeat_at.isoformat()},
+                                details={
+                                    "last_heartbeat_at": a.heartbeat_checkpoint_at.isoformat()
+                                },
                             )
                             for a in moved
                         ]
                     )
                 store.bump(dep)
                 transitions += len(moved)
-        store.client().set(store.SWEEP_LAST, now)
+        store.client().set(store.SWEEP_LAST, store.now())
         return transitions
 
 
@@ -321,10 +280,23 @@ class Agent(models.Model):
     hostname = models.CharField(max_length=253, blank=True)
     last_ip = models.GenericIPAddressField(null=True, blank=True)
     first_seen_at = models.DateTimeField(default=timezone.now)
-    last_heartbeat_at = models.DateTimeField(default=timezone.now, db_index=True)
-    # The last health the sweep recorded; what a page shows is also derived from
-    # last_heartbeat_at, so a stopped sweep can never leave a silent agent looking healthy.
-    health = models.CharField(max_length=10, choices=Health.choices, default=Health.HEALTHY)
+    # Not liveness: heartbeat times live in Redis (see agents/liveness.py). The flush copies an
+    # agent's time here every AGENT_CHECKPOINT_SECONDS, so the database has a recent-enough
+    # value to show when Redis cannot be read.
+    heartbeat_checkpoint_at = models.DateTimeField(
+        default=timezone.now,
+        db_index=True,
+        verbose_name="heartbeat checkpoint",
+        help_text="A copy of the last heartbeat time, refreshed every AGENT_CHECKPOINT_SECONDS.",
+    )
+    # The last transition the sweep recorded (for the audit trail); what anyone shows comes from
+    # the liveness rule, so a stopped sweep can never leave a silent agent looking healthy.
+    health = models.CharField(
+        max_length=10,
+        choices=Health.choices,
+        default=Health.HEALTHY,
+        verbose_name="health recorded by the sweep",
+    )
     cordoned_at = models.DateTimeField(null=True, blank=True)
     cordoned_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -359,30 +331,6 @@ class Agent(models.Model):
         """What heartbeat responses say: None when not cordoned, else the reason (maybe '')."""
         return self.cordon_reason if self.is_cordoned else None
 
-    def liveness(self, seen_ts: float | None, *, epoch: float | None) -> Liveness:
-        """Health from heartbeat times: Redis's if it has one, else the stored checkpoint.
-
-        Never trusts the sweep's recorded health alone, so a stopped Celery cannot leave a
-        silent agent looking healthy.
-        """
-        now = store.now()
-        if seen_ts is not None:
-            healthy = now - seen_ts < settings.AGENT_HEALTHY_SECONDS
-            return Liveness(Health.HEALTHY if healthy else Health.UNHEALTHY, utc_datetime(seen_ts))
-        if epoch is None or now - epoch < settings.AGENT_HEALTHY_SECONDS:
-            # Redis lost its data moments ago: this agent may simply not have beaten since.
-            return Liveness(self.health, self.last_heartbeat_at)
-        return Liveness(Health.UNHEALTHY, self.last_heartbeat_at)
-
-    def status(self, liveness: Liveness | None) -> str:
-        if self.deleted_at is not None:
-            return Status.TERMINATED
-        if self.is_cordoned:
-            return Status.CORDONED
-        if liveness is None or liveness.health is None:
-            return Status.UNKNOWN
-        return liveness.health
-
     def _after_commit(self, action) -> None:
         def run():
             try:
@@ -395,14 +343,20 @@ class Agent(models.Model):
         transaction.on_commit(run)
 
     def cordon(self, *, by, reason: str = "", ip: str | None = None) -> bool:
-        """Stop new work going to the agent; running work continues. False if nothing changed."""
+        """Stop new work going to the agent; running work continues. On a cordoned agent, a new
+        reason replaces the old one. False if nothing changed."""
         reason = reason.strip()
         with transaction.atomic():
-            changed = (
-                Agent.objects.live()
-                .filter(pk=self.pk, cordoned_at__isnull=True)
-                .update(cordoned_at=timezone.now(), cordoned_by=by, cordon_reason=reason)
+            live = Agent.objects.live().filter(pk=self.pk)
+            changed = live.filter(cordoned_at__isnull=True).update(
+                cordoned_at=timezone.now(), cordoned_by=by, cordon_reason=reason
             )
+            if not changed and reason:
+                changed = (
+                    live.filter(cordoned_at__isnull=False)
+                    .exclude(cordon_reason=reason)
+                    .update(cordoned_by=by, cordon_reason=reason)
+                )
             if not changed:
                 return False
             self.refresh_from_db()

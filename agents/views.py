@@ -1,3 +1,4 @@
+import contextlib
 import hashlib
 from urllib.parse import urlencode
 
@@ -11,7 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from agents import store
+from agents import liveness, store
 from agents.forms import AgentFilterForm, CordonForm
 from agents.models import Agent
 from astro_ui import htmx
@@ -41,85 +42,106 @@ def agents(request: HttpRequest, pk) -> HttpResponse:
 
 @require_GET
 def agents_table(request: HttpRequest, pk) -> HttpResponse:
-    """The polled fragment. A poll whose version is current costs one Redis read: no session
-    load, no SQL, no template. Access was checked in full at most ACCESS_TTL seconds ago for
-    this session; a 204 reveals nothing but "unchanged"."""
-    version = request.GET.get("v")
+    """The polled fragment. A poll whose version is current costs one Redis round trip: no
+    session load, no SQL, no template. Access was checked in full at most ACCESS_TTL seconds
+    ago for this session; a 204 reveals nothing but "unchanged"."""
+    version = request.GET.get("v", "")
     session_key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
-    if version and session_key:
+    if version and session_key and len(version) < 100:
         try:
-            allowed, current = store.version_if(pk, _access_key(session_key, pk))
+            current = liveness.is_current(pk, version, _access_key(session_key, pk))
         except store.Unavailable:
-            allowed = current = None
-        if allowed and version == current:
+            current = False
+        if current:
             return HttpResponse(status=204)
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
     ctx = _table_context(request, get_access(request, pk))
-    return TemplateResponse(request, "agents/agents.html#agent-table", ctx)
+    response = TemplateResponse(request, "agents/agents.html#agent-table", ctx)
+    if request.htmx and "v" not in request.GET:
+        # A change of filters, sort or page (not a poll): the address bar follows, so reload,
+        # back and a shared link show the same view. Typing a search replaces the entry.
+        header = "HX-Replace-Url" if request.htmx.trigger_name == "q" else "HX-Push-Url"
+        response[header] = _page_url(ctx["deployment"], ctx["query"])
+    return response
 
 
 def _table_context(request: HttpRequest, access: Access) -> dict:
     deployment = access.deployment
     filters = AgentFilterForm(request.GET).cleaned()
+    fleet = liveness.read(deployment.pk)
     live = Agent.objects.live().filter(deployment=deployment)
-    totals = live.totals()
-    rows = live.select_related("token")
+    counts = liveness.counts(fleet, live)
+    rows = live.select_related("token", "cordoned_by")
     if filters["q"]:
         rows = rows.filter(name__icontains=filters["q"])
     if filters["component"]:
         rows = rows.filter(component=filters["component"])
-    rows = rows.with_status(filters["status"]).unhealthy_first()
     if filters["support"]:
         rows = rows.filter(
             versions.filter_q(
                 filters["support"], live.values_list("version", flat=True).distinct().order_by()
             )
         )
-    paged = Paginator(rows, PAGE_SIZE).get_page(filters["page"])
-    page_rows = list(paged)
-    page, pages, matching = paged.number, paged.paginator.num_pages, paged.paginator.count
-
-    store_ok, version, counts = True, None, None
     try:
-        version, epoch = store.version_and_epoch(deployment.pk)
-        seen = store.seen_many(deployment.pk, [a.pk for a in page_rows])
-        counts = live.health_counts(deployment.pk, totals, epoch=epoch)
-        if request.session.session_key:
+        if filters["status"]:
+            rows = rows.filter(fleet.status_q(filters["status"]))
+        if filters["sort"] == "problems":
+            rows = rows.problems_first(fleet)
+        else:
+            rows = rows.order_by("name")
+    except store.Unavailable:
+        fleet = liveness.Fleet(deployment.pk, now=fleet.now, epoch=None)
+        rows = rows.none()
+    paged = Paginator(rows, PAGE_SIZE).get_page(filters["page"])
+    page, pages, matching = paged.number, paged.paginator.num_pages, paged.paginator.count
+    shown = liveness.rows(fleet, list(paged))
+    if fleet.ok and request.session.session_key:
+        with contextlib.suppress(*store.Unavailable):
             key = _access_key(request.session.session_key, deployment.pk)
             store.client().set(key, 1, ex=ACCESS_TTL)
-    except store.Unavailable:
-        store_ok, epoch, seen = False, None, {}
-    for agent in page_rows:
-        liveness = agent.liveness(seen.get(str(agent.pk)), epoch=epoch) if store_ok else None
-        agent.shown_status = agent.status(liveness)
-        agent.shown_health = liveness.health if liveness else None
-        agent.shown_last = liveness.last_heartbeat_at if liveness else agent.last_heartbeat_at
 
-    query = {k: v for k, v in filters.items() if v and not (k == "page" and v == 1)}
-    poll = dict(query, **({"v": version} if version else {}))
+    query = {k: v for k, v in filters.items() if v and not _default(k, v)}
+    # Always a `v`, empty when Redis cannot be read: it is what tells a poll from a change of
+    # filters, which moves the address bar.
+    poll = dict(query, v=fleet.version or "")
     base = reverse("agents-table", args=[deployment.pk])
+    prev_page = page - 1 if paged.has_previous() else None
+    next_page = page + 1 if paged.has_next() else None
     return {
         "deployment": deployment,
         "access": access,
-        "agents": page_rows,
+        "agents": shown,
         "filters": filters,
+        "query": query,
         "filter_form": AgentFilterForm(initial=filters),
         "support_choices": State.CHOICES,
         "counts": counts,
-        "totals": totals,
-        "store_ok": store_ok,
+        "store_ok": fleet.ok,
         "poll_url": f"{base}?{urlencode(poll)}",
+        "poll_seconds": liveness.POLL_SECONDS,
+        "on_time_seconds": liveness.on_time_seconds(),
+        "healthy_seconds": liveness.healthy_seconds(),
+        "heartbeat_interval": settings.HEARTBEAT_INTERVAL_SECONDS,
         "page": page,
         "pages": pages,
         "matching": matching,
-        "prev_url": _page_url(deployment, query, page - 1) if paged.has_previous() else None,
-        "next_url": _page_url(deployment, query, page + 1) if paged.has_next() else None,
+        "prev_url": _page_url(deployment, query, prev_page) if prev_page else None,
+        "next_url": _page_url(deployment, query, next_page) if next_page else None,
+        "prev_table_url": _page_url(deployment, query, prev_page, base=base) if prev_page else None,
+        "next_table_url": _page_url(deployment, query, next_page, base=base) if next_page else None,
     }
 
 
-def _page_url(deployment, query: dict, page: int) -> str:
-    return reverse("agents", args=[deployment.pk]) + "?" + urlencode(dict(query, page=page))
+def _default(key: str, value) -> bool:
+    return (key == "page" and value == 1) or (key == "sort" and value == "name")
+
+
+def _page_url(deployment, query: dict, page: int | None = None, base: str = "") -> str:
+    if page is not None:
+        query = {k: v for k, v in dict(query, page=page).items() if not _default(k, v)}
+    url = base or reverse("agents", args=[deployment.pk])
+    return f"{url}?{urlencode(query)}" if query else url
 
 
 def _agent_for(request: HttpRequest, pk, agent_id, role: Role) -> tuple[Access, Agent]:

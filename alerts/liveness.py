@@ -1,28 +1,30 @@
-"""When each agent last heartbeat, as the alert rules read it.
+"""Where the alert rules read liveness: the console's one rule (agents.liveness), in one place."""
 
-The one place alerts read heartbeat times, so it can follow the console's shared liveness rule
-without touching the rules themselves.
-"""
-
-from django.conf import settings
-
-from agents import store
+from agents import liveness as rule
 
 
-def last_heartbeats(deployment_id, agents) -> dict[str, float | None]:
-    """Agent id -> time of its last heartbeat, or None when it cannot be known yet.
+def read(deployment_id, agents) -> dict[str, rule.Liveness] | None:
+    """Each agent's liveness by id; None when Redis cannot be read, since silence nobody could
+    observe is not silence. An agent whose status is Unknown (Redis just lost its data) is not
+    judged either."""
+    rows = rule.known_rows(deployment_id, agents)
+    if rows is None:
+        return None
+    return {str(row.agent.pk): row.liveness for row in rows}
 
-    Redis holds the times; an agent missing there is judged by the database's checkpoint, except
-    just after Redis lost its data, when it may simply not have heartbeat since. Raises
-    store.Unavailable when Redis cannot be read: silence nobody could observe is not silence.
-    """
-    seen = store.seen_all(deployment_id)
-    epoch = store.epoch()
-    recent_loss = epoch is None or store.now() - epoch < settings.AGENT_HEALTHY_SECONDS
-    times: dict[str, float | None] = {}
-    for agent in agents:
-        ts = seen.get(str(agent.pk))
-        if ts is None and not recent_loss:
-            ts = agent.last_heartbeat_at.timestamp()
-        times[str(agent.pk)] = ts
-    return times
+
+def silent_since(liveness: rule.Liveness) -> float | None:
+    """When a silent agent last beat (its checkpoint if Redis has no time for it); None when it
+    is not silent or nothing can be said."""
+    if liveness.health != rule.Health.UNHEALTHY:
+        return None
+    last = liveness.last_known_heartbeat_at
+    return last.timestamp() if last else 0.0
+
+
+def is_unknown(liveness: rule.Liveness) -> bool:
+    return liveness.status == rule.Status.UNKNOWN
+
+
+def is_healthy(liveness: rule.Liveness) -> bool:
+    return liveness.health == rule.Health.HEALTHY

@@ -30,7 +30,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 from prometheus_client.registry import Collector
 
-from agents import store
+from agents import liveness, store
 from agents.models import Agent
 from alerts import stats
 from alerts.models import AlertState
@@ -68,7 +68,7 @@ class ConsoleCollector(Collector):
         yield GaugeMetricFamily(
             f"{PREFIX}_redis_up", "1 when Redis (heartbeats, broker) answers.", value=int(redis_up)
         )
-        yield from _agents(deployments, redis_up)
+        yield from _agents(deployments)
         yield _alerts_firing()
         if redis_up:
             try:
@@ -88,9 +88,10 @@ def _deployment_info(deployments) -> GaugeMetricFamily:
     return info
 
 
-def _agents(deployments, redis_up: bool):
+def _agents(deployments):
     """Agents by deployment, status, component and version, and by queue: each agent's status is
-    the one the Agents page shows (Unknown for all of them while Redis is unreachable)."""
+    the one the Agents page shows (the console's one liveness rule; Unknown for all of them while
+    Redis is unreachable)."""
     agents = GaugeMetricFamily(
         f"{PREFIX}_agents",
         "Agents (not deleted) by status as the Agents page shows it.",
@@ -101,31 +102,18 @@ def _agents(deployments, redis_up: bool):
         "Agents serving each queue, by status; an agent serving two queues counts in both.",
         labels=["deployment", "queue", "status"],
     )
-    epoch = None
-    if redis_up:
-        try:
-            epoch = store.epoch()
-        except store.Unavailable:
-            redis_up = False
-    fields = ("id", "deployment_id", "component", "version", "queues", "health")
-    live = Agent.objects.live().only(*fields, "cordoned_at", "last_heartbeat_at")
+    fields = ("id", "deployment_id", "component", "version", "queues", "cordoned_at")
+    live = Agent.objects.live().only(*fields, "deleted_at", "heartbeat_checkpoint_at")
     for deployment in deployments:
         rows = list(live.filter(deployment=deployment))
         if not rows:
             continue
-        seen = {}
-        if redis_up:
-            try:
-                seen = store.seen_many(deployment.pk, [a.pk for a in rows])
-            except store.Unavailable:
-                redis_up = False
         by_status: Counter = Counter()
         by_queue: Counter = Counter()
-        for agent in rows:
-            liveness = agent.liveness(seen.get(str(agent.pk)), epoch=epoch) if redis_up else None
-            status = agent.status(liveness)
-            by_status[(status, agent.component, agent.version)] += 1
-            for queue in agent.queues or []:
+        for row in liveness.rows(liveness.read(deployment.pk), rows):
+            status = row.liveness.status
+            by_status[(status, row.agent.component, row.agent.version)] += 1
+            for queue in row.agent.queues or []:
                 if isinstance(queue, str):
                     by_queue[(queue, status)] += 1
         for (status, component, version), n in sorted(by_status.items()):

@@ -10,8 +10,6 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from django.conf import settings
-
 from agents import store
 from agents.models import Agent
 from alerts import liveness
@@ -89,45 +87,44 @@ class Conditions:
                     "version",
                     "queues",
                     "cordoned_at",
-                    "last_heartbeat_at",
+                    "deleted_at",
+                    "heartbeat_checkpoint_at",
                 )
             )
         return self._cache["agents"]
 
-    def _times(self) -> dict[str, float | None] | None:
-        if "times" not in self._cache:
-            try:
-                self._cache["times"] = liveness.last_heartbeats(self.deployment.pk, self._agents())
-            except store.Unavailable:
-                self._cache["times"] = None
-        return self._cache["times"]
+    def _liveness(self) -> dict[str, liveness.rule.Liveness] | None:
+        if "liveness" not in self._cache:
+            self._cache["liveness"] = liveness.read(self.deployment.pk, self._agents())
+        return self._cache["liveness"]
 
     def _silent(self, minutes: int) -> Outcome | None:
         """Agents (not cordoned: those are being taken out on purpose) with no heartbeat for
         more than `minutes`."""
-        times = self._times()
-        if times is None:
+        states = self._liveness()
+        if states is None:
             return None
         outcome = Outcome(firing={})
         for agent in self._agents():
             if agent.is_cordoned:
                 continue
-            ts = times[str(agent.pk)]
-            if ts is None:
+            state = states[str(agent.pk)]
+            since = liveness.silent_since(state)
+            if liveness.is_unknown(state):
                 outcome.unknown.add(str(agent.pk))
-            elif self.now - ts > minutes * 60:
+            elif since is not None and self.now - since > minutes * 60:
+                last = f"since {when(since)} ({_minutes(self.now - since)})" if since else "ever"
                 outcome.firing[str(agent.pk)] = Finding(
                     agent.name,
-                    f"{agent.name} ({agent.get_component_display()}) has sent no heartbeat since "
-                    f"{when(ts)} ({_minutes(self.now - ts)})",
-                    {"agentId": str(agent.pk), "lastHeartbeatAt": _iso(ts)},
+                    f"{agent.name} ({agent.get_component_display()}) has sent no heartbeat {last}",
+                    {"agentId": str(agent.pk), "lastHeartbeatAt": _iso(since) if since else None},
                 )
         return outcome
 
     def _queues(self) -> Outcome | None:
         """Queues served only by agents that are unhealthy or cordoned."""
-        times = self._times()
-        if times is None:
+        states = self._liveness()
+        if states is None:
             return None
         serving: dict[str, list[Agent]] = {}
         for agent in self._agents():
@@ -136,12 +133,10 @@ class Conditions:
                     serving.setdefault(queue, []).append(agent)
         outcome = Outcome(firing={})
         for queue, agents in sorted(serving.items()):
-            takers = [a for a in agents if not a.is_cordoned]
-            known = [times[str(a.pk)] for a in takers]
-            healthy = [ts for ts in known if ts is not None and self._healthy(ts)]
-            if healthy:
+            takers = [states[str(a.pk)] for a in agents if not a.is_cordoned]
+            if any(liveness.is_healthy(t) for t in takers):
                 continue
-            if any(ts is None for ts in known):
+            if any(liveness.is_unknown(t) for t in takers):
                 outcome.unknown.add(queue)
                 continue
             cordoned = len(agents) - len(takers)
@@ -167,9 +162,6 @@ class Conditions:
                 {"agentId": str(agent.pk), "version": agent.version, "latest": support.latest},
             )
         return outcome
-
-    def _healthy(self, ts: float) -> bool:
-        return self.now - ts < settings.AGENT_HEALTHY_SECONDS
 
     # --- tokens ----------------------------------------------------------------------------
 

@@ -24,7 +24,14 @@ DEFAULT_LIMIT = 20
 
 AGENT_STATUSES = [s.value.upper() for s in Status]
 FILTER_STATUSES = [
-    s.value.upper() for s in (Status.HEALTHY, Status.UNHEALTHY, Status.CORDONED, Status.TERMINATED)
+    s.value.upper()
+    for s in (
+        Status.HEALTHY,
+        Status.UNHEALTHY,
+        Status.CORDONED,
+        Status.UNKNOWN,
+        Status.TERMINATED,
+    )
 ]
 
 
@@ -297,7 +304,6 @@ class AgentListQuerySerializer(ListQuerySerializer):
         "component": "component",
         "version": "version",
         "createdAt": "first_seen_at",
-        "lastHeartbeatAt": "last_heartbeat_at",
     }
     sorts = sorts_field(list(SORTS))
 
@@ -315,6 +321,11 @@ class SlotsSerializer(serializers.Serializer):
     total = serializers.IntegerField(source="slots_total")
 
 
+class ComponentField(serializers.ChoiceField):
+    def to_representation(self, value):
+        return component_name(value)
+
+
 # What each kind of agent does, in the vendor's terms: workers run tasks, the triggerer runs
 # deferred ones, the DAG processor parses DAG files.
 CAPABILITIES = {
@@ -330,23 +341,24 @@ class AgentSerializer(OmitEmptySerializer):
 
     OMIT_WHEN_NULL = ("statusReason", "cordoningReason", "deletedAt")
 
-    # The view sets the api_* attributes: they come from Redis, not from the row.
+    # Serialises liveness.LiveAgent rows: status and heartbeat time come from the liveness
+    # rule (Redis), everything else from the agent.
     id = serializers.CharField()
     name = serializers.CharField()
     status = serializers.ChoiceField(
         choices=AGENT_STATUSES,
-        source="api_status",
+        source="liveness.status_name",
         help_text="UNKNOWN (ours): the heartbeat store is unreachable, so health is unknown.",
     )
-    statusReason = serializers.CharField(source="api_status_reason", required=False)
+    statusReason = serializers.CharField(source="liveness.reason", required=False)
     isCordoned = serializers.BooleanField(source="is_cordoned")
     cordoningReason = serializers.CharField(source="cordon_state", required=False)
-    lastHeartbeatAt = serializers.DateTimeField(source="api_last_heartbeat")
+    lastHeartbeatAt = serializers.DateTimeField(source="liveness.last_known_heartbeat_at")
     version = serializers.CharField()
     queues = serializers.ListField(child=serializers.CharField())
     slots = SlotsSerializer(source="*")
     capabilities = serializers.SerializerMethodField()
-    component = serializers.ChoiceField(choices=list(COMPONENTS), source="api_component")
+    component = ComponentField(choices=list(COMPONENTS))
     hostname = serializers.CharField()
     createdAt = serializers.DateTimeField(source="first_seen_at")
     deletedAt = serializers.DateTimeField(source="deleted_at", required=False)

@@ -10,15 +10,15 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agents import store
-from agents.models import Agent, Status
+from agents import liveness, store
+from agents.models import Agent
 from api import errors
 from api import serializers as s
 from api.access import access_for
@@ -158,40 +158,17 @@ class AgentTokenDetail(ManagementView):
 # --- agents ----------------------------------------------------------------------------------
 
 
-def _with_status(deployment: Deployment, agents: list[Agent]) -> list[Agent]:
-    """Give each agent the status the Agents table shows: derived from heartbeat times in
-    Redis by the model; when Redis cannot be read, UNKNOWN rather than an error."""
-    try:
-        epoch = store.epoch()
-        seen = store.seen_many(deployment.pk, [a.pk for a in agents])
-        store_ok = True
-    except store.Unavailable:
-        epoch, seen, store_ok = None, {}, False
-    for agent in agents:
-        liveness = agent.liveness(seen.get(str(agent.pk)), epoch=epoch) if store_ok else None
-        shown = agent.status(liveness)
-        agent.api_status = shown.upper()
-        agent.api_status_reason = _reason(agent, shown, liveness)
-        agent.api_last_heartbeat = liveness.last_heartbeat_at if liveness else None
-        agent.api_last_heartbeat = agent.api_last_heartbeat or agent.last_heartbeat_at
-        agent.api_component = s.component_name(agent.component)
-    return agents
-
-
-def _reason(agent: Agent, shown: str, liveness) -> str | None:
-    if shown == Status.UNKNOWN:
-        return "The heartbeat store is unavailable, so health cannot be known right now."
-    if shown == Status.UNHEALTHY:
-        return f"No heartbeat since {liveness.last_heartbeat_at.isoformat()}."
-    if shown == Status.CORDONED:
-        return "Cordoned: takes no new work; running work continues."
-    if shown == Status.TERMINATED:
-        return "Deleted."
-    return None
-
-
 def _agent_data(deployment: Deployment, agent: Agent) -> dict:
-    return s.AgentSerializer(_with_status(deployment, [agent])[0]).data
+    return s.AgentSerializer(liveness.rows(liveness.read(deployment.pk), [agent])[0]).data
+
+
+class HealthUnknown(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = (
+        "The heartbeat store is unavailable, so agents cannot be filtered by health right now. "
+        "Retry shortly, or list without the status filter (statuses then read UNKNOWN)."
+    )
+    default_code = "heartbeat_store_unavailable"
 
 
 class AgentList(ManagementView):
@@ -213,15 +190,20 @@ class AgentList(ManagementView):
             rows = rows.filter(name__icontains=query["search"].strip())
         if query.get("component"):
             rows = rows.filter(component=s.COMPONENTS[query["component"]])
-        rows = rows.with_status(query.get("status", "").lower())
-        rows = (
-            rows.order_by(*query["sorts"], "id") if query.get("sorts") else rows.unhealthy_first()
-        )
+        fleet = liveness.read(deployment.pk)
+        if query.get("status"):
+            if not fleet.ok and query["status"] not in ("UNKNOWN", "TERMINATED"):
+                raise HealthUnknown()
+            try:
+                rows = rows.filter(fleet.status_q(query["status"].lower()))
+            except store.Unavailable:
+                raise HealthUnknown() from None
+        rows = rows.order_by(*query.get("sorts", []), "name", "id")
         return _page(
             rows,
             query,
             "agents",
-            lambda items: s.AgentSerializer(_with_status(deployment, items), many=True).data,
+            lambda items: s.AgentSerializer(liveness.rows(fleet, items), many=True).data,
         )
 
 
@@ -255,7 +237,8 @@ class AgentAction(ManagementView):
         operation_id="actOnAgent",
         tags=["Agents"],
         description="CORDON: the agent takes no new work, running work continues. "
-        "UNCORDON: it takes work again. Repeating an action changes nothing.",
+        "UNCORDON: it takes work again. CORDON of a cordoned agent with a new reason replaces "
+        "the reason; otherwise repeating an action changes nothing.",
         request=s.AgentActionSerializer,
         responses={200: s.AgentSerializer, **ERRORS},
     )

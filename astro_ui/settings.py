@@ -190,8 +190,6 @@ HEARTBEAT_INTERVAL_SECONDS = env_int("HEARTBEAT_INTERVAL_SECONDS", 15, minimum=1
 # Heartbeat times live in Redis; the database gets an agent's time only when something else about
 # it changed, on a health transition, or at least this often (a checkpoint if Redis loses data).
 AGENT_CHECKPOINT_SECONDS = env_int("AGENT_CHECKPOINT_SECONDS", 900, minimum=1)
-# How often moving heartbeat times alone may re-render the Agents table for polling browsers.
-AGENT_TABLE_TIME_REFRESH_SECONDS = env_int("AGENT_TABLE_TIME_REFRESH_SECONDS", 30, minimum=1)
 AGENT_SWEEP_SECONDS = env_int("AGENT_SWEEP_SECONDS", 5, minimum=1)
 AGENT_FLUSH_SECONDS = env_int("AGENT_FLUSH_SECONDS", 5, minimum=1)
 

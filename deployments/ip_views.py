@@ -7,6 +7,7 @@ submit buttons, so it works without JavaScript. With htmx, each answer is the pa
 import hashlib
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
@@ -45,6 +46,10 @@ class Panel:
     everything_checked: bool = False
     # "Allow this IP" asked, not yet confirmed: the address and the range it would add.
     confirm_allow: dict | None = None
+
+    @property
+    def healthy_seconds(self) -> int:
+        return settings.AGENT_HEALTHY_SECONDS
 
     @property
     def deployment(self) -> Deployment:
@@ -155,12 +160,13 @@ def ip_ranges(request: HttpRequest, pk) -> HttpResponse:
             ),
         )
 
-    blocked, healthy = ipranges.lockout_preview(deployment, parsed)
+    lockout = ipranges.lockout_preview(deployment, parsed)
+    blocked = lockout.blocked
     token = _lockout_token(parsed, blocked)
     confirmed = bool(blocked) and request.POST.get("confirm_lockout") == token
     state = {
         "rows": rows or [Row("")],
-        "preview": {"blocked": blocked, "healthy": healthy},
+        "preview": {"lockout": lockout, "message": ipranges.lockout_message(lockout)},
         "lockout_token": token if blocked else "",
         "ask_everything": everything,
         "everything_checked": everything,

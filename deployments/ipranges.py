@@ -12,14 +12,13 @@ import json
 import logging
 import re
 import time
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
-from django.utils import timezone
 from rest_framework.exceptions import APIException
 
 from astro_ui import redis_client
@@ -210,25 +209,56 @@ def error_codes(error: ValidationError) -> set[str]:
 # --- impact preview --------------------------------------------------------------------------
 
 
-def lockout_preview(deployment, ranges: list[str]) -> tuple[list, list]:
-    """(blocked, healthy): the healthy agents, and those among them whose last source address
-    the given (normalised) ranges would refuse. Agents with no known address are not counted
-    as blocked: nothing can be said about them."""
+@dataclass(frozen=True)
+class Lockout:
+    """What a list of ranges would do to a deployment's agents right now."""
+
+    blocked: list  # LiveAgent rows the list would refuse
+    connected: list  # the agents considered: connected ones, or every agent when not known
+    known: bool  # False: the heartbeat store could not say which agents are connected
+
+
+def lockout_preview(deployment, ranges: list[str]) -> Lockout:
+    """Which connected agents (beating now, by the liveness rule) the given normalised ranges
+    would refuse, judged by their last source address. Agents with no known address are not
+    counted as blocked: nothing can be said about them.
+
+    When the heartbeat store cannot be read, no one can say who is connected: every agent is
+    considered, so the guards still ask before locking anyone out.
+    """
+    from agents import liveness
     from agents.models import Agent
 
-    since = timezone.now() - timedelta(seconds=settings.AGENT_HEALTHY_SECONDS)
-    healthy = list(
-        Agent.objects.filter(
-            deployment=deployment, deleted_at__isnull=True, last_heartbeat_at__gte=since
-        ).order_by("name")
-    )
+    agents = Agent.objects.live().filter(deployment=deployment).order_by("name")
+    fleet = liveness.read(deployment.pk)
+    connected = liveness.connected(fleet, agents)
+    known = connected is not None
+    if connected is None:
+        connected = liveness.rows(fleet, list(agents))
     networks = _networks(json.dumps(list(ranges)))
     blocked = [
-        agent
-        for agent in healthy
-        if networks is not None and agent.last_ip and not _allows(networks, agent.last_ip)
+        row
+        for row in connected
+        if networks is not None and row.agent.last_ip and not _allows(networks, row.agent.last_ip)
     ]
-    return blocked, healthy
+    return Lockout(blocked, connected, known)
+
+
+def lockout_message(lockout: Lockout) -> str:
+    """The preview's sentence, also the guards' error: it names the count."""
+    blocked, total = len(lockout.blocked), len(lockout.connected)
+    if not lockout.known:
+        return (
+            f"The heartbeat store is unavailable, so who is connected is unknown: this change "
+            f"would block {blocked} of {total} agent{'s' if total != 1 else ''} "
+            "at their last address"
+        )
+    if not total:
+        return "No agent is connected right now, so this change blocks nobody"
+    agents = f"{total} connected agent{'s' if total != 1 else ''}"
+    if not blocked:
+        return f"This change would block none of the {agents}"
+    return f"This change would block {blocked} of {agents}"
 
 
 # --- the cached list -------------------------------------------------------------------------

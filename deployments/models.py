@@ -213,20 +213,19 @@ class Deployment(models.Model):
         """Replace the allowed IP ranges; return the saved, normalised list.
 
         Raises ValidationError for a malformed list, for 0.0.0.0/0 or ::/0 without
-        allow_everything, and (code "lockout") when the list would refuse a healthy agent
-        without allow_lockout. Agent requests see the new list as soon as it commits.
+        allow_everything, and (code "lockout") when the list would refuse a connected agent
+        (or, when the heartbeat store cannot say who is connected, any agent) without
+        allow_lockout. Agent requests see the new list as soon as it commits.
         """
         from audit.record import record
         from deployments import ipranges
 
         after = ipranges.parse_ranges(ranges, allow_everything=allow_everything)
-        blocked, healthy = ipranges.lockout_preview(self, after)
-        if blocked and not allow_lockout:
+        lockout = ipranges.lockout_preview(self, after)
+        if lockout.blocked and not allow_lockout:
             raise ValidationError(
-                "This change would block %(blocked)s of %(healthy)s healthy agents; "
-                "confirm to save it anyway.",
+                ipranges.lockout_message(lockout) + "; confirm to save it anyway.",
                 code="lockout",
-                params={"blocked": len(blocked), "healthy": len(healthy)},
             )
         with transaction.atomic():
             locked = Deployment.objects.select_for_update().only("allowed_ip_ranges")

@@ -4,7 +4,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from agents import store
+from agents import liveness
 from agents.models import Agent
 from astro_ui.net import client_ip
 from astro_ui.types import HttpRequest
@@ -56,18 +56,14 @@ def overview(request: HttpRequest, pk) -> HttpResponse:
     access = get_access(request, pk)
     deployment = access.deployment
     live = Agent.objects.live().filter(deployment=deployment)
-    totals = live.totals()
-    try:
-        counts = live.health_counts(deployment.pk, totals, epoch=store.epoch())
-    except store.Unavailable:
-        counts = None
+    counts = liveness.counts(liveness.read(deployment.pk), live)
     ctx = {
         "deployment": deployment,
         "access": access,
         "tab": "overview",
         "agent_api_url": deployment.agent_api_url(request),
-        "totals": totals,
         "counts": counts,
+        "healthy_seconds": liveness.healthy_seconds(),
         "activity": deployment.audit_events.select_related("actor_user")[:10],
     }
     return TemplateResponse(request, "deployments/overview.html", ctx)

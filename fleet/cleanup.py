@@ -29,16 +29,15 @@ def stale_agents(
     # among these candidates, and Redis has the last word.
     candidates = list(
         Agent.objects.live()
-        .filter(deployment=deployment, last_heartbeat_at__lt=cutoff)
+        .filter(deployment=deployment, heartbeat_checkpoint_at__lt=cutoff)
         .select_related("deployment")
     )
     lives = liveness.read(deployment.pk, candidates)
     if lives is None:
         return None
+    last = {pk: live.last_known_heartbeat_at for pk, live in lives.items()}
     found = [
-        Stale(a, lives[str(a.pk)].last_heartbeat_at)
-        for a in candidates
-        if lives[str(a.pk)].last_heartbeat_at and lives[str(a.pk)].last_heartbeat_at < cutoff
+        Stale(a, at) for a in candidates if (at := last[str(a.pk)]) is not None and at < cutoff
     ]
     return sorted(found, key=lambda s: (s.last_heartbeat_at, s.agent.name))
 

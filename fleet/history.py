@@ -70,8 +70,9 @@ FIELDS = (
     "slots_total",
     "running_tasks",
     "health",
-    "last_heartbeat_at",
+    "heartbeat_checkpoint_at",
     "cordoned_at",
+    "deleted_at",
 )
 
 

@@ -148,7 +148,7 @@ def versions_reported(agent: Agent) -> list[dict]:
     for r in AgentRollup.objects.filter(agent=agent).exclude(version="").order_by("bucket"):
         saw(r.version, r.bucket, r.bucket + hour)
     if agent.version:
-        saw(agent.version, agent.last_heartbeat_at, agent.last_heartbeat_at)
+        saw(agent.version, agent.heartbeat_checkpoint_at, agent.heartbeat_checkpoint_at)
     return sorted(seen.values(), key=lambda e: e["first"])
 
 
@@ -196,7 +196,7 @@ def queues(deployment, now: datetime | None = None) -> QueuesNow:
             "cordoned_at",
             "deleted_at",
             "health",
-            "last_heartbeat_at",
+            "heartbeat_checkpoint_at",
         )
         .order_by()
     )
@@ -205,7 +205,7 @@ def queues(deployment, now: datetime | None = None) -> QueuesNow:
     until = None
     for agent in agents:
         live = lives[str(agent.pk)] if lives else None
-        healthy = agent.status(live) == Status.HEALTHY
+        healthy = live is not None and live.status == Status.HEALTHY
         if live and live.health == Health.HEALTHY and live.last_heartbeat_at:
             expires = live.last_heartbeat_at.timestamp() + settings.AGENT_HEALTHY_SECONDS
             until = expires if until is None else min(until, expires)

@@ -1,15 +1,11 @@
 """Where the fleet pages read liveness. One function, so it follows the console's single
-liveness rule wherever that rule lives."""
+liveness rule (agents/liveness.py) wherever that rule lives."""
 
-from agents import store
-from agents.models import Liveness
+from agents import liveness
+from agents.liveness import Liveness
 
 
 def read(deployment_id, agents) -> dict[str, Liveness] | None:
     """Each agent's liveness now, by agent id; None when heartbeat times cannot be read."""
-    try:
-        epoch = store.epoch()
-        seen = store.seen_many(deployment_id, [a.pk for a in agents])
-    except store.Unavailable:
-        return None
-    return {str(a.pk): a.liveness(seen.get(str(a.pk)), epoch=epoch) for a in agents}
+    rows = liveness.known_rows(deployment_id, list(agents))
+    return None if rows is None else {str(r.agent.pk): r.liveness for r in rows}

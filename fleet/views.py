@@ -9,6 +9,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
+from agents import liveness as agent_liveness
 from agents import store
 from agents.models import Agent
 from astro_ui import htmx
@@ -16,7 +17,7 @@ from astro_ui.net import client_ip
 from astro_ui.types import HttpRequest
 from deployments.access import get_access
 from deployments.models import Role
-from fleet import cleanup, insight, liveness, versions
+from fleet import cleanup, insight, versions
 
 QUEUES_POLL_SECONDS = 5
 
@@ -30,16 +31,15 @@ def agent_detail(request: HttpRequest, pk, agent_id) -> HttpResponse:
     agent = get_object_or_404(
         Agent.objects.select_related("token", "cordoned_by"), pk=agent_id, deployment=deployment
     )
-    lives = liveness.read(deployment.pk, [agent])
-    live = lives[str(agent.pk)] if lives else None
+    live = agent_liveness.of(agent)
     ctx = {
         "deployment": deployment,
         "access": access,
         "tab": "remote-agents",
         "agent": agent,
-        "status": agent.status(live),
-        "health": live.health if live else None,
-        "last_heartbeat_at": live.last_heartbeat_at if live else agent.last_heartbeat_at,
+        "status": live.status,
+        "health": live.health,
+        "last_heartbeat_at": live.last_known_heartbeat_at,
         "support": versions.support(agent.version),
         "timeline": insight.timeline(agent),
         "chart": insight.chart(agent),

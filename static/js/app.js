@@ -82,15 +82,51 @@
     if (seconds < 86400) return Math.floor(seconds / 3600) + " h ago";
     return Math.floor(seconds / 86400) + " d ago";
   }
+  // <time datetime data-live>: the agent was on time when the table was drawn, and the table's
+  // poll re-draws it as soon as that stops being true. So it reads "live" for as long as polls
+  // keep confirming the table; if they stop (offline, tab asleep), it falls back to the age.
+  var confirmedAt = Date.now();
+  function liveTable() { return document.querySelector("[data-live-table]"); }
   function refreshTimes(root) {
-    (root || document).querySelectorAll("time[data-ago]").forEach(function (el) {
+    var table = liveTable();
+    var poll = table ? Number(table.getAttribute("data-poll")) || 5 : 5;
+    var confirmed = (Date.now() - confirmedAt) / 1000 < 2 * poll + 1;
+    (root || document).querySelectorAll("time[data-ago], time[data-live]").forEach(function (el) {
       var t = Date.parse(el.getAttribute("datetime"));
-      if (!isNaN(t)) el.textContent = ago((Date.now() - t) / 1000);
+      if (isNaN(t)) return;
+      if (el.hasAttribute("data-live") && confirmed) el.textContent = "live";
+      else el.textContent = ago((Date.now() - t) / 1000);
+    });
+  }
+  // Other <time datetime>: the viewer's own time zone, named; the exact UTC time is the title.
+  function localFormat(withYear) {
+    return new Intl.DateTimeFormat(undefined, {
+      year: withYear ? "numeric" : undefined, month: "short", day: "numeric",
+      hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short"
+    });
+  }
+  var thisYear = localFormat(false), otherYear = localFormat(true);
+  function localTimes(root) {
+    (root || document).querySelectorAll("time[datetime]:not([data-ago]):not([data-live])").forEach(function (el) {
+      var t = Date.parse(el.getAttribute("datetime"));
+      if (isNaN(t)) return;
+      var d = new Date(t);
+      el.textContent = (d.getFullYear() === new Date().getFullYear() ? thisYear : otherYear).format(d);
+      if (!el.title) el.title = new Date(t).toISOString().replace("T", " ").slice(0, 19) + " UTC";
     });
   }
   setInterval(refreshTimes, 1000);
-  document.addEventListener("DOMContentLoaded", function () { refreshTimes(); });
-  document.addEventListener("htmx:afterSettle", function (e) { refreshTimes(e.target); });
+  document.addEventListener("DOMContentLoaded", function () { refreshTimes(); localTimes(); });
+  document.addEventListener("htmx:afterRequest", function (e) {
+    var status = e.detail.xhr && e.detail.xhr.status;
+    if (e.detail.elt && e.detail.elt.matches && e.detail.elt.matches("[data-live-table]") &&
+        (status === 200 || status === 204)) confirmedAt = Date.now();
+  });
+  document.addEventListener("htmx:afterSettle", function (e) {
+    if (liveTable() && e.target.querySelector && e.target.matches("[data-live-table]")) confirmedAt = Date.now();
+    refreshTimes(e.target);
+    localTimes(e.target);
+  });
 
   // [data-open-dialog="id"] opens <dialog id>; [data-close-dialog] closes its dialog.
   document.addEventListener("click", function (e) {

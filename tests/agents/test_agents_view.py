@@ -28,7 +28,8 @@ def test_it_lists_agents_with_status_and_counts(viewer_client, deployment, fleet
     for name in fleet:
         assert f'data-agent="{name}"' in body
     assert body.count('data-status="healthy"') == 3
-    assert response.context["counts"] == {"healthy": 3, "unhealthy": 0, "cordoned": 0}
+    counts = response.context["counts"]
+    assert (counts.healthy, counts.unhealthy, counts.cordoned, counts.total) == (3, 0, 0, 3)
     assert "<time datetime=" in body
 
 
@@ -38,16 +39,20 @@ def test_a_silent_agent_shows_unhealthy_even_if_no_sweep_ran(
     age_heartbeat(fleet["triggerer"], 90)
     assert Agent.objects.get(name="triggerer").health == Health.HEALTHY  # as the sweep left it
     response = _page(viewer_client, deployment)
-    assert response.context["counts"]["unhealthy"] == 1
+    assert response.context["counts"].unhealthy == 1
     row = next(a for a in response.context["agents"] if a.name == "triggerer")
-    assert row.shown_status == "unhealthy"
+    assert row.liveness.status == "unhealthy"
 
 
-def test_unhealthy_agents_come_first(viewer_client, deployment, fleet, age_heartbeat, old_epoch):
+def test_it_orders_by_name_unless_asked_for_problems_first(
+    viewer_client, deployment, fleet, age_heartbeat, old_epoch
+):
     age_heartbeat(fleet["worker-0"], 90)
     Agent.objects.sweep()
     names = [a.name for a in _page(viewer_client, deployment).context["agents"]]
-    assert names[0] == "worker-0"
+    assert names == ["dag-processor", "triggerer", "worker-0"]
+    problems = _page(viewer_client, deployment, sort="problems").context["agents"]
+    assert [a.name for a in problems] == ["worker-0", "dag-processor", "triggerer"]
 
 
 def test_it_searches_and_filters(

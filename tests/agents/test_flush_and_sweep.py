@@ -2,6 +2,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -26,11 +27,19 @@ def test_the_flush_writes_what_changed_and_nothing_else(beat):
 
 
 def test_the_flush_checkpoints_heartbeat_times_rarely(beat, settings):
-    agent_id = beat().json()["agent_id"]
-    Agent.objects.filter(pk=agent_id).update(last_heartbeat_at=timezone.now() - timedelta(hours=1))
-    beat()
-    assert Agent.objects.flush_heartbeats() == 1
-    assert timezone.now() - Agent.objects.get(pk=agent_id).last_heartbeat_at < timedelta(seconds=5)
+    settings.AGENT_CHECKPOINT_SECONDS = 900
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        agent_id = beat().json()["agent_id"]
+        first = Agent.objects.get(pk=agent_id).heartbeat_checkpoint_at
+        clock.shift(timedelta(minutes=10))
+        beat()
+        assert Agent.objects.flush_heartbeats() == 0
+        assert Agent.objects.get(pk=agent_id).heartbeat_checkpoint_at == first
+        clock.shift(timedelta(minutes=6))
+        beat()
+        assert Agent.objects.flush_heartbeats() == 1
+    checkpoint = Agent.objects.get(pk=agent_id).heartbeat_checkpoint_at
+    assert checkpoint - first == timedelta(minutes=16)
 
 
 def test_the_flush_is_one_update_statement(beat):

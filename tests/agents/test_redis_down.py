@@ -82,3 +82,33 @@ def test_a_cordon_made_while_redis_was_away_reaches_the_agent_after_the_sweep(
     assert beat().json()["cordoned"] is False  # the cache is stale
     Agent.objects.sweep()
     assert beat().json()["cordoned"] is True
+
+
+def test_with_redis_down_nothing_guesses_health(
+    own_redis, beat, viewer_client, admin_client, deployment
+):
+    from tests.api.conftest import api_url
+
+    beat()  # from 127.0.0.1
+    embedded_redis.stop(own_redis)
+    agents = api_url(deployment, "/agents")
+    response = viewer_client.get(agents, {"status": "HEALTHY"})
+    assert response.status_code == 503
+    assert "cannot be filtered by health" in response.json()["message"]
+    [unknown] = viewer_client.get(agents, {"status": "UNKNOWN"}).json()["agents"]
+    assert unknown["status"] == "UNKNOWN"
+    counts = viewer_client.get(reverse("deployment", args=[deployment.pk])).context["counts"]
+    assert (counts.healthy, counts.unknown, counts.total) == (None, 1, 1)
+    poll = viewer_client.get(reverse("agents", args=[deployment.pk])).context["poll_url"]
+    assert poll.endswith("?v=")
+    response = viewer_client.get(poll, headers={"HX-Request": "true"})
+    assert response.status_code == 200 and "HX-Push-Url" not in response  # a poll, not a filter
+
+    # Who is connected cannot be known, so the guards still ask before a lock-out.
+    url = reverse("ip-ranges", args=[deployment.pk])
+    body = admin_client.post(url, {"ranges": ["10.0.0.0/8"], "preview": "1"}).content.decode()
+    assert "who is connected is unknown: this change would block 1 of 1 agent" in body
+    body = admin_client.post(url, {"ranges": ["10.0.0.0/8"], "save": "1"}).content.decode()
+    assert "Tick the confirmation below" in body
+    deployment.refresh_from_db()
+    assert deployment.allowed_ip_ranges == []

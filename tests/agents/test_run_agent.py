@@ -248,3 +248,44 @@ def test_no_proxy_bypasses_it(agent_url, token, deployment, proxy, monkeypatch):
     _run_until(lambda: Agent.objects.exists(), agent_url, token, [AgentSpec("direct", "worker")])
     assert Agent.objects.filter(name="direct").exists()
     assert seen == []
+
+
+def test_it_logs_each_cordon_change_reason_and_re_registration_once(
+    agent_url, token, deployment, admin, settings, caplog
+):
+    settings.HEARTBEAT_INTERVAL_SECONDS = 0.2
+    caplog.set_level("INFO", logger="agent")
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=run_fleet, args=(agent_url, token, [AgentSpec("logger", "worker")], stop)
+    )
+    thread.start()
+
+    def wait_for(text: str) -> None:
+        deadline = time.monotonic() + 10
+        while text not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert text in caplog.text
+
+    try:
+        wait_for("logger: registered as")
+        agent = Agent.objects.get(deployment=deployment, name="logger")
+        agent.cordon(by=admin)
+        wait_for("logger: cordoned (no reason given)")
+        agent.cordon(by=admin, reason="node pool upgrade")
+        wait_for("logger: cordon reason changed (node pool upgrade)")
+        agent.terminate(by=admin)
+        wait_for("logger: registered again as")
+        time.sleep(1)  # a few more heartbeats: nothing new to say
+    finally:
+        stop.set()
+        thread.join(timeout=20)
+    messages = [r.getMessage() for r in caplog.records if r.name == "agent"]
+    new = Agent.objects.get(deployment=deployment, name="logger", deleted_at__isnull=True)
+    assert messages == [
+        f"logger: registered as {agent.pk}; heartbeat every 0.2s",
+        "logger: cordoned (no reason given): taking no new work",
+        "logger: cordon reason changed (node pool upgrade): taking no new work",
+        f"logger: registered again as {new.pk} (was {agent.pk}): the console deleted the old agent",
+        "logger: uncordoned: taking work again",
+    ]

@@ -125,11 +125,15 @@ def test_it_cordons_and_uncordons_as_an_operator(operator_client, url, agent, op
     assert AuditEvent.objects.filter(action="agent.uncordon").count() == 1
 
 
-def test_cordoning_twice_changes_nothing(operator_client, url, agent):
+def test_cordoning_again_changes_only_a_new_reason(operator_client, url, agent):
     _act(operator_client, url, agent, action="CORDON", reason="first")
-    data = _act(operator_client, url, agent, action="CORDON", reason="second").json()
-    assert data["cordoningReason"] == "first"
+    for reason in ("first", ""):  # the same reason, or none: nothing changes
+        data = _act(operator_client, url, agent, action="CORDON", reason=reason).json()
+        assert data["cordoningReason"] == "first"
     assert AuditEvent.objects.filter(action="agent.cordon").count() == 1
+    data = _act(operator_client, url, agent, action="CORDON", reason="second").json()
+    assert data["cordoningReason"] == "second"
+    assert AuditEvent.objects.filter(action="agent.cordon").count() == 2
 
 
 @pytest.mark.parametrize(

@@ -70,7 +70,7 @@ def test_locking_out_connected_agents_needs_confirm_lockout(
     heartbeat()  # from 127.0.0.1
     data = _assert_error(_ranges(admin_client, url, ["10.0.0.0/8"]), 400, "confirmLockout")
     assert data["fieldErrors"][0]["code"] == "lockout"
-    assert "block 1 of 1 healthy agents" in data["fieldErrors"][0]["message"]
+    assert "block 1 of 1 connected agent" in data["fieldErrors"][0]["message"]
     deployment.refresh_from_db()
     assert deployment.allowed_ip_ranges == []
     response = _ranges(admin_client, url, ["10.0.0.0/8"], confirmLockout=True)

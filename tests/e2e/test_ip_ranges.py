@@ -1,11 +1,14 @@
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from django.test import RequestFactory
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 from playwright.sync_api import Page, expect
 
+from agents import store
 from agents.models import Agent
 from deployments.ipranges import IPNotAllowed, check_agent_ip
 from deployments.models import Role, RoleGrant
@@ -33,24 +36,24 @@ def _knock_from_localhost(live_server, deployment) -> None:
 
 
 def test_restrict_ranges_see_the_lockout_then_allow_a_blocked_address(
-    page: Page, live_server, django_user_model, deployment
+    page: Page, live_server, django_user_model, deployment, settings
 ):
     user = django_user_model.objects.create_user("alice", password="correct horse battery")
     RoleGrant.objects.create(user=user, deployment=deployment, role=Role.ADMIN)
-    Agent.objects.create(
-        deployment=deployment,
-        name="worker-local",
-        component="worker",
-        last_ip="127.0.0.1",
-        version="1.0.0",
-    )
-    Agent.objects.create(
-        deployment=deployment,
-        name="worker-vpc",
-        component="worker",
-        last_ip="10.20.0.7",
-        version="1.0.0",
-    )
+    # A fleet up for hours: heartbeats in Redis seconds ago, database checkpoints long past
+    # AGENT_CHECKPOINT_SECONDS.
+    checkpoint = timezone.now() - timedelta(seconds=settings.AGENT_CHECKPOINT_SECONDS + 3600)
+    store.client().set(store.EPOCH, store.now() - 3 * 3600)
+    for name, ip in [("worker-local", "127.0.0.1"), ("worker-vpc", "10.20.0.7")]:
+        agent = Agent.objects.create(
+            deployment=deployment,
+            name=name,
+            component="worker",
+            last_ip=ip,
+            version="1.0.0",
+            heartbeat_checkpoint_at=checkpoint,
+        )
+        store.client().zadd(store.k_seen(deployment.pk), {str(agent.pk): store.now() - 5})
 
     page.goto(live_server.url + reverse("deployment-settings", args=[deployment.pk]))
     page.get_by_label("Username").fill("alice")
@@ -71,7 +74,7 @@ def test_restrict_ranges_see_the_lockout_then_allow_a_blocked_address(
 
     panel.get_by_role("button", name="Preview impact").click()
     impact = panel.locator("[data-impact]")
-    expect(impact).to_contain_text("This change would block 1 of 2 healthy agents.")
+    expect(impact).to_contain_text("This change would block 1 of 2 connected agents.")
     expect(impact).to_contain_text("worker-local")
     expect(impact).to_contain_text("127.0.0.1")
     expect(impact).not_to_contain_text("worker-vpc")

@@ -43,7 +43,7 @@ def _table_sums(client, deployment) -> dict:
         for q in a.queues:
             s = sums.setdefault(q, [0, 0, 0, 0])
             s[1] += 1
-            if a.shown_status == "healthy":
+            if a.liveness.status == "healthy":
                 s[0] += 1
                 s[2] += a.slots_used
                 s[3] += a.slots_total

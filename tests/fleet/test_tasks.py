@@ -25,7 +25,7 @@ def test_a_real_worker_removes_stale_agents_as_system(deployment, beat):
     gone = Agent.objects.get(name="gone")
     store.client().zadd(store.k_seen(deployment.pk), {str(gone.pk): store.now() - 9 * 86400})
     Agent.objects.filter(pk=gone.pk).update(
-        last_heartbeat_at=gone.last_heartbeat_at - timedelta(days=9)
+        heartbeat_checkpoint_at=gone.heartbeat_checkpoint_at - timedelta(days=9)
     )
     deployment.set_stale_agent_days(7)
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):

@@ -202,7 +202,7 @@ def test_everything_needs_its_own_confirmation(admin_client, deployment):
     assert deployment.allowed_ip_ranges == ["0.0.0.0/0"]
 
 
-def test_preview_counts_the_healthy_agents_a_change_would_block(
+def test_preview_counts_the_connected_agents_a_change_would_block(
     admin_client, deployment, other_deployment, make_agent
 ):
     make_agent("worker-a", "10.1.0.5")
@@ -219,7 +219,7 @@ def test_preview_counts_the_healthy_agents_a_change_would_block(
         headers={"HX-Request": "true"},
     )
     body = response.content.decode()
-    assert "This change would block 1 of 5 healthy agents." in body
+    assert "This change would block 1 of 5 connected agents." in body
     assert "worker-c" in body and "192.0.2.10" in body
     for name in ["worker-a", "worker-d", "silent", "gone", "elsewhere"]:
         assert name not in body
@@ -230,7 +230,7 @@ def test_preview_counts_the_healthy_agents_a_change_would_block(
 def test_preview_says_so_when_nobody_is_blocked(admin_client, deployment, make_agent):
     make_agent("worker-a", "10.1.0.5")
     response = admin_client.post(_url(deployment), {"ranges": ["10.0.0.0/8"], "preview": "1"})
-    assert "This change would block none of the 1 healthy agent." in response.content.decode()
+    assert "This change would block none of the 1 connected agent." in response.content.decode()
 
 
 def test_saving_a_lockout_needs_the_confirmation_for_that_list(
@@ -241,7 +241,7 @@ def test_saving_a_lockout_needs_the_confirmation_for_that_list(
     response = admin_client.post(_url(deployment), {"ranges": ["10.0.0.0/8"], "save": "1"})
     body = response.content.decode()
     assert response.status_code == 200
-    assert "This change would block 1 of 2 healthy agents." in body
+    assert "This change would block 1 of 2 connected agents." in body
     assert "Tick the confirmation below" in body
     token = _lockout_token(body)
     deployment.refresh_from_db()
