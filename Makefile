@@ -32,6 +32,7 @@ browser: install-dev
 lint: install-dev
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .
+	VAR_DIR=$(CURDIR)/var/test $(VENV)/mypy
 	VAR_DIR=$(CURDIR)/var/test $(VENV)/python manage.py makemigrations --check --dry-run
 
 test: lint browser

@@ -17,7 +17,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
 
 from agents import store
-from agents.models import Agent, Component, utc_datetime
+from agents.liveness import utc_datetime
+from agents.models import Agent, Component
 from astro_ui import redis_client
 from astro_ui.net import client_ip
 from deployments.ipranges import check_agent_ip, ranges_key

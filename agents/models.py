@@ -131,7 +131,7 @@ class AgentQuerySet(models.QuerySet["Agent"]):
         and took minutes for 10,000 agents.
         """
         if connection.vendor != "postgresql":
-            self.bulk_update(agents, fields, batch_size=len(agents))
+            self.model._default_manager.bulk_update(agents, fields, batch_size=len(agents))
             return
         types = {
             "queues": "jsonb",
@@ -197,7 +197,7 @@ class AgentQuerySet(models.QuerySet["Agent"]):
         for dep in list(deps):
             fleet = liveness.read(dep)
             if not fleet.ok:
-                raise store.redis.ConnectionError("heartbeat store unreadable")
+                raise redis.ConnectionError("heartbeat store unreadable")
             seen = store.seen_all(dep)
             live = list(
                 self.live()

@@ -17,8 +17,10 @@ import contextlib
 import functools
 import json
 import time
+from typing import cast
 
 import redis
+from redis.typing import EncodableT, FieldT
 
 from astro_ui import redis_client
 
@@ -100,9 +102,9 @@ def reconcile(dep, truth: dict[str, tuple[str, str | None]]) -> int:
     """
     cached = client().hgetall(k_agents(dep))
     stale = []
-    fixes = {}
+    fixes: dict[FieldT, EncodableT] = {}
     for raw_name, raw in cached.items():
-        name, entry = raw_name.decode(), json.loads(raw)
+        name, entry = redis_client.text(raw_name), json.loads(raw)
         expected = truth.get(name)
         if expected is None or expected[0] != entry.get("id"):
             stale.append(name)
@@ -154,7 +156,8 @@ def dirty_deployments() -> list[str]:
 
 
 def seen_all(dep) -> dict[str, float]:
-    return {k.decode(): v for k, v in client().zrange(k_seen(dep), 0, -1, withscores=True)}
+    scored = client().zrange(k_seen(dep), 0, -1, withscores=True)
+    return {redis_client.text(k): float(v) for k, v in cast(list[tuple[bytes, float]], scored)}
 
 
 def seen_many(dep, agent_ids: list) -> dict[str, float | None]:

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from api.models import ApiToken
 from astro_ui.net import client_ip
-from astro_ui.types import HttpRequest
+from astro_ui.types import AuthenticatedHttpRequest
 from deployments.models import Deployment, Role, Workspace
 
 TEMPLATE = "api/api_tokens.html"
@@ -49,7 +49,9 @@ class ApiTokenForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["scope"].choices = _scopes(user)
+        scope = self.fields["scope"]
+        assert isinstance(scope, forms.ChoiceField)
+        scope.choices = _scopes(user)
 
     def scope_objects(self) -> dict:
         kind, _, pk = self.cleaned_data["scope"].partition(":")
@@ -57,7 +59,7 @@ class ApiTokenForm(forms.Form):
         return {kind: model.objects.get(pk=pk)}
 
 
-def _page(request: HttpRequest, form: ApiTokenForm, **extra) -> HttpResponse:
+def _page(request: AuthenticatedHttpRequest, form: ApiTokenForm, **extra) -> HttpResponse:
     tokens = (
         ApiToken.objects.filter(user=request.user).live().select_related("workspace", "deployment")
     )
@@ -68,7 +70,7 @@ def _page(request: HttpRequest, form: ApiTokenForm, **extra) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 @never_cache
-def api_tokens(request: HttpRequest) -> HttpResponse:
+def api_tokens(request: AuthenticatedHttpRequest) -> HttpResponse:
     if request.method == "GET":
         return _page(request, ApiTokenForm(user=request.user))
     form = ApiTokenForm(request.POST, user=request.user)
@@ -91,7 +93,7 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def revoke_api_token(request: HttpRequest, token_id) -> HttpResponse:
+def revoke_api_token(request: AuthenticatedHttpRequest, token_id) -> HttpResponse:
     token = get_object_or_404(ApiToken, pk=token_id, user=request.user)
     token.revoke(by=request.user, ip=client_ip(request) or None)
     return redirect("api-tokens")

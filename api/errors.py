@@ -47,7 +47,7 @@ def from_django(error: DjangoValidationError, fields: dict | None = None):
     fields = fields or {}
     if not hasattr(error, "error_dict"):
         return exceptions.ValidationError({"non_field_errors": _details(error.error_list)})
-    detail = {}
+    detail: dict[str, list] = {}
     for key, errors in error.error_dict.items():
         name = "non_field_errors" if key == NON_FIELD_ERRORS else fields.get(key, key)
         detail.setdefault(name, []).extend(_details(errors))

@@ -9,6 +9,7 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import Q
@@ -55,10 +56,6 @@ class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
             raise ValidationError(
                 {"role": f"You are {own.label} on {scope}; a token cannot have more than that."}
             )
-        if self.filter(user=user).live().count() >= MAX_TOKENS_PER_USER:
-            raise ValidationError(
-                f"You already have {MAX_TOKENS_PER_USER} API tokens. Revoke one you no longer use."
-            )
         value = secret.generate(PREFIX)
         token = self.model(
             user=user,
@@ -71,6 +68,13 @@ class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
         )
         token.full_clean(exclude=["digest", "hint"])
         with transaction.atomic():
+            # The user's row lock makes concurrent creates for one user count one after another.
+            get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+            if self.filter(user=user).live().count() >= MAX_TOKENS_PER_USER:
+                raise ValidationError(
+                    f"You already have {MAX_TOKENS_PER_USER} API tokens. "
+                    "Revoke one you no longer use."
+                )
             token.save()
             record(
                 "api_token.create",

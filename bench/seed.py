@@ -8,9 +8,12 @@ would leave them (a row, an entry in the name cache, a heartbeat time), so that 
 import json
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
+from redis.typing import EncodableT, FieldT
 
 from agents import store
-from agents.models import Agent, Component, Health
+from agents.liveness import Health
+from agents.models import Agent, Component
 from deployments.models import Deployment, Organization, Role, RoleGrant, Workspace
 from tokens.models import AgentToken
 
@@ -18,7 +21,7 @@ VERSION = "1.3.2"
 BATCH = 2000
 
 
-def world() -> tuple[Workspace, object]:
+def world() -> tuple[Workspace, User]:
     """One organisation and workspace, and a Viewer on all of it (who polls the dashboard)."""
     org = Organization.objects.create(name="Bench")
     workspace = Workspace.objects.create(organization=org, name="Bench")
@@ -79,7 +82,9 @@ def agents(
     for start in range(0, len(rows), BATCH):
         chunk = rows[start : start + BATCH]
         pipe.zadd(store.k_seen(dep.pk), {str(a.pk): at for a in chunk})
-        cache = {a.name: json.dumps({"id": str(a.pk), "cordon": None}) for a in chunk}
+        cache: dict[FieldT, EncodableT] = {
+            a.name: json.dumps({"id": str(a.pk), "cordon": None}) for a in chunk
+        }
         pipe.hset(store.k_agents(dep.pk), mapping=cache)
         pipe.execute()
     return rows
@@ -98,8 +103,9 @@ def pending(dep: Deployment, rows: list[Agent], *, slots_used: int) -> None:
     at = store.now()
     pipe = store.client().pipeline(transaction=False)
     for start in range(0, len(rows), BATCH):
-        bodies = {}
-        for a in rows[start : start + BATCH]:
+        bodies: dict[FieldT, EncodableT] = {}
+        chunk = rows[start : start + BATCH]
+        for a in chunk:
             b = body(a.name, slots_used=slots_used)
             fields = {
                 "at": at,
@@ -116,7 +122,7 @@ def pending(dep: Deployment, rows: list[Agent], *, slots_used: int) -> None:
                 "token_id": str(a.token_id) if a.token_id else None,
             }
             bodies[str(a.pk)] = json.dumps(fields, separators=(",", ":"))
-        pipe.zadd(store.k_seen(dep.pk), dict.fromkeys(bodies, at))
+        pipe.zadd(store.k_seen(dep.pk), {str(a.pk): at for a in chunk})
         pipe.hset(store.k_hb(dep.pk), mapping=bodies)
     pipe.sadd(store.DIRTY, str(dep.pk))
     pipe.execute()

@@ -49,7 +49,7 @@ def get_access(request: HttpRequest, pk: UUID | str, role: Role = Role.VIEWER) -
         deployment = Deployment.objects.select_related("workspace__organization").get(pk=pk)
     except (Deployment.DoesNotExist, ValueError, TypeError):
         raise Http404("No such deployment") from None
-    user_role = deployment.role_of(request.user)
-    if user_role is None:
+    granted = deployment.role_of(request.user)
+    if granted is None:
         raise Http404("No such deployment")
-    return Access(deployment, user_role).require(role)
+    return Access(deployment, granted).require(role)

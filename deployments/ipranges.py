@@ -22,11 +22,11 @@ from django.db import DatabaseError, transaction
 from rest_framework.exceptions import APIException
 
 from astro_ui import redis_client
-from astro_ui.net import client_ip
+from astro_ui.net import Network, client_ip, unmapped_address, unmapped_network
+from audit.record import record
 
 log = logging.getLogger(__name__)
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 MAX_RANGES = 100
 MAX_ENTRY_LENGTH = 64
@@ -97,7 +97,7 @@ def _parse_entry(entry: Any, index: int, allow_everything: bool) -> Network | Va
             entry=entry,
         )
     if not slash:
-        return ipaddress.ip_network(address)
+        return ipaddress.ip_network(unmapped_address(address))
     longest = address.max_prefixlen
     if not prefix_part.isascii() or not prefix_part.isdigit() or int(prefix_part) > longest:
         return _error(
@@ -111,7 +111,9 @@ def _parse_entry(entry: Any, index: int, allow_everything: bool) -> Network | Va
     try:
         network = ipaddress.ip_network(f"{address}/{int(prefix_part)}")
     except ValueError:
-        suggestion = ipaddress.ip_network(f"{address}/{int(prefix_part)}", strict=False)
+        suggestion = unmapped_network(
+            ipaddress.ip_network(f"{address}/{int(prefix_part)}", strict=False)
+        )
         return _error(
             '"%(entry)s" has host bits set; did you mean %(suggestion)s?',
             "host_bits",
@@ -119,6 +121,8 @@ def _parse_entry(entry: Any, index: int, allow_everything: bool) -> Network | Va
             entry=entry,
             suggestion=str(suggestion),
         )
+    # ::ffff:10.0.0.0/104 is 10.0.0.0/8: saved as such, it matches the IPv4 agents it names.
+    network = unmapped_network(network)
     if network.prefixlen == 0 and not allow_everything:
         return _error(
             '"%(entry)s" allows every %(family)s address; confirm that this is intended.',
@@ -226,6 +230,7 @@ def lockout_preview(deployment, ranges: list[str]) -> Lockout:
     When the heartbeat store cannot be read, no one can say who is connected: every agent is
     considered, so the guards still ask before locking anyone out.
     """
+    # agents sits above deployments (agents.models imports deployments.models).
     from agents import liveness
     from agents.models import Agent
 
@@ -284,13 +289,14 @@ def _networks(raw: str) -> tuple[Network, ...] | None:
     networks = []
     for entry in entries:
         try:
-            networks.append(ipaddress.ip_network(entry, strict=False))
+            networks.append(unmapped_network(ipaddress.ip_network(entry, strict=False)))
         except (TypeError, ValueError):
             log.warning("Ignoring a malformed allowed IP range: %r", entry)
     return tuple(networks)
 
 
 def _stored_ranges(deployment_id) -> list:
+    # deployments.models imports this module for its rules.
     from deployments.models import Deployment
 
     try:
@@ -323,7 +329,7 @@ def allowed_networks(deployment_id, request=None) -> tuple[Network, ...] | None:
         except redis.RedisError:
             log.warning("Could not cache allowed IP ranges", exc_info=True)
         return _networks(text)
-    return _networks(raw.decode())
+    return _networks(redis_client.text(raw))
 
 
 def publish(deployment_id, ranges: list[str]) -> None:
@@ -348,9 +354,7 @@ def _address(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     except ValueError:
         return None
     # A dual-stack listener reports IPv4 clients as ::ffff:a.b.c.d; the ranges say a.b.c.d.
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        return address.ipv4_mapped
-    return address
+    return unmapped_address(address)
 
 
 def _allows(networks: tuple[Network, ...], ip: str) -> bool:
@@ -455,7 +459,7 @@ def record_blocked(
 
 
 def _audit_blocked(deployment_id, ip: str) -> None:
-    from audit.record import record
+    # deployments.models imports this module for its rules.
     from deployments.models import Deployment
 
     try:

@@ -7,6 +7,9 @@ from django.db import models, transaction
 from django.db.models import Q
 from django.urls import reverse
 
+from audit.record import record
+from deployments import ipranges
+
 
 class Role(models.IntegerChoices):
     """Ordered: a higher role can do everything a lower one can."""
@@ -160,8 +163,6 @@ class Deployment(models.Model):
         after = {f: v for f, v in changes.items() if v != before[f]}
         if not after:
             return False
-        from audit.record import record
-
         with transaction.atomic():
             Deployment.objects.filter(pk=self.pk).update(**after)
             for field, value in after.items():
@@ -175,6 +176,8 @@ class Deployment(models.Model):
                 details={"before": {f: before[f] for f in after}, "after": after},
             )
             if "remote_execution" in after:
+                # agents sits above deployments (its models import these): imported here so
+                # that loading deployments never loads agents.
                 from agents import store
 
                 enabled = self.remote_execution
@@ -183,8 +186,6 @@ class Deployment(models.Model):
 
     def set_stale_agent_days(self, days: int | None, *, by=None, ip: str | None = None) -> bool:
         """Switch the stale-agent clean-up on (N days) or off (None), audited."""
-        from audit.record import record
-
         before = self.stale_agent_days
         if days == before:
             return False
@@ -217,9 +218,6 @@ class Deployment(models.Model):
         (or, when the heartbeat store cannot say who is connected, any agent) without
         allow_lockout. Agent requests see the new list as soon as it commits.
         """
-        from audit.record import record
-        from deployments import ipranges
-
         after = ipranges.parse_ranges(ranges, allow_everything=allow_everything)
         lockout = ipranges.lockout_preview(self, after)
         if lockout.blocked and not allow_lockout:

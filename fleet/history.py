@@ -15,7 +15,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from agents import store
-from agents.models import Agent, Health
+from agents.liveness import Health
+from agents.models import Agent
+from astro_ui.redis_client import text
 from audit.models import AuditEvent
 from audit.record import record
 from fleet import liveness
@@ -89,7 +91,7 @@ def _sample_locked(now: float, deployments: list | None) -> None:
         if lives is None:
             raise redis.exceptions.ConnectionError("heartbeat times unavailable")
         key = k_hist(dep, bucket)
-        acc = {k.decode(): json.loads(v) for k, v in store.client().hgetall(key).items()}
+        acc = {text(k): json.loads(v) for k, v in store.client().hgetall(key).items()}
         queues: dict[str, list[int]] = {}
         for agent in agents:
             healthy = lives[str(agent.pk)].health == Health.HEALTHY
@@ -132,7 +134,7 @@ def finish(now: float) -> int:
     """Write every accumulator whose hour is over."""
     current = bucket_of(now)
     written = 0
-    for member in sorted(m.decode() for m in store.client().smembers(PENDING)):
+    for member in sorted(text(m) for m in store.client().smembers(PENDING)):
         dep, _, raw_bucket = member.partition(" ")
         bucket = int(raw_bucket)
         if bucket >= current:
@@ -154,7 +156,7 @@ def accumulated(dep, bucket: int, field: str | None = None) -> tuple[dict, dict]
         return ({field: json.loads(raw)} if raw else {}), {}
     agents, queues = {}, {}
     for k, v in store.client().hgetall(key).items():
-        name = k.decode()
+        name = text(k)
         if name.startswith("q:"):
             queues[name[2:]] = json.loads(v)
         else:

@@ -8,7 +8,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from agents import store
-from agents.models import Agent, Health, Status
+from agents.liveness import Health
+from agents.models import Agent, Status
 from audit.models import AuditEvent
 from fleet import history, liveness
 from fleet.models import AgentRollup, QueueRollup, bucket_time

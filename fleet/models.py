@@ -12,6 +12,9 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
+from agents.models import Agent
+from deployments.models import Deployment
+
 
 class RollupQuerySet(models.QuerySet):
     def since(self, when: datetime) -> "RollupQuerySet":
@@ -89,9 +92,6 @@ def bucket_time(bucket: int) -> datetime:
 def write_bucket(dep, bucket: int, agents: dict, queues: dict) -> int:
     """Turn one finished accumulator into rows; returns how many. Idempotent: a bucket written
     twice (a crash between the insert and the clean-up) keeps its first rows."""
-    from agents.models import Agent
-    from deployments.models import Deployment
-
     if not Deployment.objects.filter(pk=dep).exists():
         return 0  # deleted since: its hour goes with it
     at = bucket_time(bucket)

@@ -33,6 +33,12 @@ def _clean_redis():
     client.close()
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Log-in tests check passwords many times; production's slow hash is not what they test."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def redis_client():
     client = redis.Redis.from_url(settings.REDIS_URL)

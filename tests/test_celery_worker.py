@@ -5,25 +5,18 @@ from celery.contrib.testing.worker import start_worker
 from django.utils import timezone
 
 from astro_ui.celery import app
-from audit.models import ActorType, AuditEvent
-from audit.tasks import prune_audit_events
-
-
-def _event(age_days: int) -> AuditEvent:
-    return AuditEvent.objects.create(
-        actor_type=ActorType.SYSTEM,
-        actor_label="system",
-        action="test.event",
-        created_at=timezone.now() - timedelta(days=age_days),
-    )
+from audit.models import AuditEvent
+from tokens.models import AgentToken
+from tokens.tasks import record_expired_tokens
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_real_worker_prunes_old_audit_events_over_the_redis_broker(settings):
-    settings.AUDIT_RETENTION_DAYS = 30
-    old, recent = _event(45), _event(5)
+def test_a_real_worker_records_expired_tokens_over_the_redis_broker(deployment):
+    expired, _ = AgentToken.objects.issue(deployment, name="old", expires_in_days=1)
+    AgentToken.objects.issue(deployment, name="fresh", expires_in_days=30)
+    AgentToken.objects.filter(pk=expired.pk).update(expires_at=timezone.now() - timedelta(days=1))
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-        result = prune_audit_events.apply_async(ignore_result=False)
+        result = record_expired_tokens.apply_async(ignore_result=False)
         assert result.get(timeout=20) == 1
-    assert list(AuditEvent.objects.values_list("pk", flat=True)) == [recent.pk]
-    assert not AuditEvent.objects.filter(pk=old.pk).exists()
+    events = AuditEvent.objects.filter(action="token.expire")
+    assert [e.target_id for e in events] == [str(expired.pk)]

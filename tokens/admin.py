@@ -43,7 +43,7 @@ class AgentTokenAdmin(admin.ModelAdmin):
     search_fields = ["name", "description", "hint", "id", "deployment__name", "last_used_ip"]
     list_select_related = ["deployment", "created_by"]
     date_hierarchy = "created_at"
-    fields = [
+    fields = READ_ONLY = (
         "id",
         "deployment",
         "name",
@@ -57,8 +57,8 @@ class AgentTokenAdmin(admin.ModelAdmin):
         "last_used_ip",
         "revoked_at",
         "revoked_by",
-    ]
-    readonly_fields = fields
+    )
+    readonly_fields = READ_ONLY
     actions = ["revoke_selected"]
 
     def has_add_permission(self, request) -> bool:

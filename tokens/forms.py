@@ -1,3 +1,5 @@
+from typing import Any
+
 from django import forms
 from django.core.exceptions import ValidationError
 
@@ -41,8 +43,9 @@ class AgentTokenForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3, "placeholder": "What the token is for (optional)"}),
     )
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         if data.get("expiration") != "custom":
             # Without JavaScript the days box is always on screen; ignore it unless chosen.
             self.errors.pop("custom_days", None)

@@ -3,6 +3,8 @@ from django.db.models import Count
 
 from agents.models import Agent
 from fleet import versions
+from fleet.cleanup import stale_agents
+from fleet.views import StaleAgentsForm
 
 register = template.Library()
 
@@ -24,9 +26,6 @@ def version_counts(deployment) -> dict:
 @register.inclusion_tag("fleet/stale_agents.html#cleanup-panel", takes_context=True)
 def cleanup_panel(context, access) -> dict:
     """The Settings page's clean-up panel, previewing the saved setting."""
-    from fleet.cleanup import stale_agents
-    from fleet.views import StaleAgentsForm
-
     deployment = access.deployment
     days = deployment.stale_agent_days
     return {

@@ -247,3 +247,25 @@
     document.querySelectorAll("dialog[data-htmx-dialog][open]").forEach(function (d) { d.close(); });
   });
 })();
+
+// [data-poll="seconds"]: fire a "poll" event on the element every so many seconds while the tab
+// is visible, and at once when it becomes visible again. (htmx's "every 5s [filter]" would
+// evaluate the filter as code, which the Content-Security-Policy forbids.)
+(function () {
+  "use strict";
+  var last = new WeakMap();
+  function poll(force) {
+    if (document.visibilityState !== "visible" || !window.htmx) return;
+    var now = Date.now();
+    document.querySelectorAll("[data-poll]").forEach(function (el) {
+      var every = parseFloat(el.getAttribute("data-poll")) * 1000;
+      if (!last.has(el)) last.set(el, now);
+      if (force || now - last.get(el) >= every) {
+        last.set(el, now);
+        window.htmx.trigger(el, "poll");
+      }
+    });
+  }
+  setInterval(function () { poll(false); }, 500);
+  document.addEventListener("visibilitychange", function () { poll(true); });
+})();

@@ -74,6 +74,49 @@ def test_it_matches_ipv4_mapped_ipv6_peers_against_ipv4_ranges(
     _blocked(agent_request("::ffff:192.0.2.1"), deployment)
 
 
+def test_a_mapped_allowed_range_matches_ipv4_and_mapped_peers(
+    deployment, agent_request, django_capture_on_commit_callbacks
+):
+    _restrict(deployment, ["::ffff:10.1.2.3"], django_capture_on_commit_callbacks)
+    check_agent_ip(agent_request("10.1.2.3"), deployment.pk)
+    check_agent_ip(agent_request("::ffff:10.1.2.3"), deployment.pk)
+    _blocked(agent_request("10.1.2.4"), deployment)
+
+
+def test_a_list_saved_before_normalisation_still_matches(
+    deployment, agent_request, django_capture_on_commit_callbacks
+):
+    # Earlier versions saved ::ffff:10.1.2.3 as ::ffff:a01:203/128, which matched nobody.
+    Deployment.objects.filter(pk=deployment.pk).update(allowed_ip_ranges=["::ffff:a01:203/128"])
+    check_agent_ip(agent_request("10.1.2.3"), deployment.pk)
+
+
+def test_a_trusted_proxy_seen_as_ipv4_mapped_is_recognised(
+    deployment, agent_request, settings, django_capture_on_commit_callbacks
+):
+    settings.TRUSTED_PROXIES = [ipaddress.ip_network("127.0.0.1/32")]
+    _restrict(deployment, ["10.0.0.0/8"], django_capture_on_commit_callbacks)
+    # A dual-stack listener reports the proxy on 127.0.0.1 as ::ffff:127.0.0.1.
+    check_agent_ip(agent_request("::ffff:127.0.0.1", forwarded_for="10.9.9.9"), deployment.pk)
+    error = _blocked(agent_request("::ffff:127.0.0.1", forwarded_for="192.0.2.8"), deployment)
+    assert error.detail["ip"] == "192.0.2.8"
+
+
+def test_a_trusted_proxy_listed_as_ipv4_mapped_is_recognised(
+    deployment, agent_request, settings, django_capture_on_commit_callbacks
+):
+    settings.TRUSTED_PROXIES = [ipaddress.ip_network("::ffff:127.0.0.1/128")]
+    _restrict(deployment, ["10.0.0.0/8"], django_capture_on_commit_callbacks)
+    check_agent_ip(agent_request("127.0.0.1", forwarded_for="10.9.9.9"), deployment.pk)
+
+
+def test_a_mapped_client_is_reported_as_ipv4(
+    deployment, agent_request, django_capture_on_commit_callbacks
+):
+    _restrict(deployment, ["10.0.0.0/8"], django_capture_on_commit_callbacks)
+    assert _blocked(agent_request("::ffff:192.0.2.1"), deployment).detail["ip"] == "192.0.2.1"
+
+
 def test_it_ignores_x_forwarded_for_from_an_untrusted_client(
     deployment, agent_request, settings, django_capture_on_commit_callbacks
 ):

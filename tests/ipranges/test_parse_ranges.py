@@ -97,12 +97,25 @@ GOOD = [
     # Same address space, different families: neither contains the other.
     (["0.0.0.0/8", "::/8"], ["0.0.0.0/8", "::/8"]),
     (HUNDRED_AND_ONE[:100], HUNDRED_AND_ONE[:100]),
+    # IPv4-mapped IPv6 is saved as the IPv4 it names, so it matches IPv4 agents.
+    (["::ffff:10.1.2.3"], ["10.1.2.3/32"]),
+    (["::ffff:10.0.0.0/104"], ["10.0.0.0/8"]),
+    (["::FFFF:a01:203/128"], ["10.1.2.3/32"]),
 ]
 
 
 @pytest.mark.parametrize(("entries", "expected"), GOOD, ids=lambda v: repr(v)[:40])
 def test_it_normalises_good_input(entries, expected):
     assert parse_ranges(entries) == expected
+
+
+def test_mapped_ranges_keep_their_rules():
+    with pytest.raises(ValidationError, match="allows every IPv4 address"):
+        parse_ranges(["::ffff:0.0.0.0/96"])
+    with pytest.raises(ValidationError, match=r"did you mean 10\.0\.0\.0/8"):
+        parse_ranges(["::ffff:10.1.2.3/104"])
+    with pytest.raises(ValidationError, match=r"overlap|contains|inside"):
+        parse_ranges(["10.0.0.0/8", "::ffff:10.1.0.0/112"])
 
 
 def test_it_accepts_everything_when_confirmed():
