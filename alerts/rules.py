@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from agents import store
+from agents.liveness import Liveness
 from agents.models import Agent
 from alerts import liveness
 from alerts.models import Rule
@@ -93,7 +94,7 @@ class Conditions:
             )
         return self._cache["agents"]
 
-    def _liveness(self) -> dict[str, liveness.rule.Liveness] | None:
+    def _liveness(self) -> dict[str, Liveness] | None:
         if "liveness" not in self._cache:
             self._cache["liveness"] = liveness.read(self.deployment.pk, self._agents())
         return self._cache["liveness"]

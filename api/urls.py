@@ -1,11 +1,11 @@
-from django.urls import include, path, re_path
+from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from api import account, errors, views
 
 DEPLOYMENT = "organizations/<uuid:org_id>/deployments/<uuid:dep_id>"
 
-v1 = [
+v1: list[URLPattern | URLResolver] = [
     path(DEPLOYMENT, views.DeploymentDetail.as_view(), name="api-deployment"),
     path(f"{DEPLOYMENT}/agent-tokens", views.AgentTokenList.as_view(), name="api-agent-tokens"),
     path(
