@@ -2,7 +2,7 @@ from django import forms
 
 from agents.liveness import Status
 from agents.models import Component
-from fleet.versions import State
+from agents.versions import State
 
 SORTS = [("name", "Name"), ("problems", "Problems first")]
 
@@ -31,7 +31,7 @@ class AgentFilterForm(forms.Form):
     )
     sort = forms.ChoiceField(required=False, choices=SORTS)
     page = forms.IntegerField(required=False, min_value=1, max_value=1_000_000)
-    # Version support (fleet.versions): a small, separate filter.
+    # Version support (agents.versions): a small, separate filter.
     support = forms.ChoiceField(required=False, choices=[("", "All versions"), *State.CHOICES])
 
     def cleaned(self) -> dict:

@@ -12,16 +12,15 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from agents import liveness, store
+from agents import liveness, store, versions
 from agents.forms import AgentFilterForm, CordonForm
 from agents.models import Agent
+from agents.versions import State
 from astro_ui import htmx
 from astro_ui.net import client_ip
 from astro_ui.types import HttpRequest
 from deployments.access import Access, get_access
 from deployments.models import Role
-from fleet import versions
-from fleet.versions import State
 
 PAGE_SIZE = 50
 ACCESS_TTL = 60

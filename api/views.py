@@ -30,7 +30,9 @@ from tokens.models import AgentToken
 
 
 def _errors(*codes: int) -> dict:
-    return {code: OpenApiResponse(s.ErrorSerializer) for code in codes}
+    """The error answers of an operation; every one may also be 429: too many wrong API tokens
+    from the caller's address (api/auth.py)."""
+    return {code: OpenApiResponse(s.ErrorSerializer) for code in (*codes, 429)}
 
 
 ERRORS = _errors(400, 401, 403, 404)

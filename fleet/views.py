@@ -10,14 +10,14 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from agents import liveness as agent_liveness
-from agents import store
+from agents import store, versions
 from agents.models import Agent
 from astro_ui import htmx
 from astro_ui.net import client_ip
 from astro_ui.types import HttpRequest
 from deployments.access import get_access
 from deployments.models import Role
-from fleet import cleanup, insight, versions
+from fleet import cleanup, insight
 
 QUEUES_POLL_SECONDS = 5
 

@@ -1,8 +1,8 @@
 from django import template
 from django.db.models import Count
 
+from agents import versions
 from agents.models import Agent
-from fleet import versions
 from fleet.cleanup import stale_agents
 from fleet.views import StaleAgentsForm
 

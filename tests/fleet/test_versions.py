@@ -4,9 +4,9 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import reverse
 
+from agents import versions
 from agents.models import Agent
-from fleet import versions
-from fleet.versions import Release, Releases, State
+from agents.versions import Release, Releases, State
 
 # A release list of our own, so the rule is tested apart from the facts in the data file.
 DATA = Releases(
