@@ -10,13 +10,12 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from agents import store
+from agents import store, versions
 from agents.liveness import Liveness
 from agents.models import Agent
 from alerts import liveness
 from alerts.models import Rule
 from deployments import ipranges
-from fleet import versions
 from tokens.models import AgentToken
 
 HOUR = 3600

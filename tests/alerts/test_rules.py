@@ -6,11 +6,10 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from agents import store
+from agents import store, versions
 from alerts.evaluate import evaluate_all
 from alerts.models import AlertState, Delivery
 from deployments import ipranges
-from fleet import versions
 from tokens.models import AgentToken
 
 
