@@ -7,6 +7,7 @@ the seen zset (agent id -> time of its last heartbeat) is the source of truth fo
 agents/liveness.py reads it through the functions below.
 """
 
+import contextlib
 import functools
 import json
 import time
@@ -224,3 +225,23 @@ def version(dep) -> str:
 
 def bump(dep) -> None:
     client().incr(k_ver(dep))
+
+
+# --- figures for /metrics ---------------------------------------------------------------------
+# Kept in Redis rather than in the process that ran the job, so whichever web process serves a
+# scrape reports the same totals, wherever Celery runs.
+
+
+def k_job(name: str) -> str:
+    return f"ra:job:{name}"
+
+
+def record_job(name: str, seconds: float, size: int) -> None:
+    """Count one run of a periodic job (flush, sweep): its duration and how much it handled."""
+    with contextlib.suppress(*Unavailable):
+        pipe = client().pipeline(transaction=False)
+        pipe.hincrby(k_job(name), "runs", 1)
+        pipe.hincrbyfloat(k_job(name), "seconds", seconds)
+        pipe.hincrby(k_job(name), "size", size)
+        pipe.hset(k_job(name), mapping={"last_seconds": seconds, "last_size": size})
+        pipe.execute()

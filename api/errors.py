@@ -7,7 +7,7 @@ a whole has no field errors, only the message.
 
 import logging
 
-from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -81,9 +81,17 @@ def _message(exc: exceptions.APIException, errors: list[dict]) -> str:
     return str(detail)
 
 
+class BodyTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "too_large"
+
+
 def api_exception_handler(exc, context):
     request = context["request"]
-    if isinstance(exc, DjangoValidationError):
+    if isinstance(exc, RequestDataTooBig):
+        exc = BodyTooLarge()
+    elif isinstance(exc, DjangoValidationError):
         exc = from_django(exc)
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) or None)

@@ -1,11 +1,11 @@
-from django.urls import include, path, re_path
+from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from api import account, errors, test_runs, views
 
 DEPLOYMENT = "organizations/<uuid:org_id>/deployments/<uuid:dep_id>"
 
-v1 = [
+v1: list[URLPattern | URLResolver] = [
     path(DEPLOYMENT, views.DeploymentDetail.as_view(), name="api-deployment"),
     path(f"{DEPLOYMENT}/agent-tokens", views.AgentTokenList.as_view(), name="api-agent-tokens"),
     path(
@@ -26,6 +26,7 @@ v1 = [
         test_runs.TestRunDetail.as_view(),
         name="api-test-run",
     ),
+    path("", include("alerts.api_urls")),
     path("openapi.yaml", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script as a file (no inline script).
     path(

@@ -56,9 +56,11 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-def env_networks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+def env_networks(
+    name: str, default: list[str] | None = None
+) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     networks = []
-    for item in env_list(name):
+    for item in env_list(name, default):
         try:
             networks.append(ipaddress.ip_network(item, strict=False))
         except ValueError:

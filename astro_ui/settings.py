@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "onboarding",
     "api",
     "fleet",
+    "alerts",
     "axes",
     "csp",
 ]
@@ -172,6 +173,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": float(env_int("AGENT_FLUSH_SECONDS", 5, minimum=1)),
         "options": {"expires": 5},
     },
+    "evaluate-alerts": {
+        "task": "alerts.tasks.evaluate_alerts",
+        "schedule": float(env_int("ALERT_EVALUATE_SECONDS", 30, minimum=1)),
+        "options": {"expires": 30},
+    },
+    "prune-alert-deliveries": {"task": "alerts.tasks.prune_alert_deliveries", "schedule": 3600.0},
 }
 
 CELERY_BEAT_SCHEDULE["expire-test-runs"] = {
@@ -212,6 +219,36 @@ HEARTBEAT_INTERVAL_SECONDS = env_int("HEARTBEAT_INTERVAL_SECONDS", 15, minimum=1
 AGENT_CHECKPOINT_SECONDS = env_int("AGENT_CHECKPOINT_SECONDS", 900, minimum=1)
 AGENT_SWEEP_SECONDS = env_int("AGENT_SWEEP_SECONDS", 5, minimum=1)
 AGENT_FLUSH_SECONDS = env_int("AGENT_FLUSH_SECONDS", 5, minimum=1)
+
+# Alerts (see README, "Alerts"): a failed delivery is retried ALERT_DELIVERY_RETRIES times after
+# 5xx answers and timeouts, waiting ALERT_RETRY_BASE_SECONDS, then twice as long each time.
+ALERT_DELIVERY_RETRIES = env_int("ALERT_DELIVERY_RETRIES", 5, minimum=0)
+ALERT_RETRY_BASE_SECONDS = env_int("ALERT_RETRY_BASE_SECONDS", 10, minimum=0)
+ALERT_DELIVERY_TIMEOUT_SECONDS = env_int("ALERT_DELIVERY_TIMEOUT_SECONDS", 10, minimum=1)
+ALERT_CHANNEL_MAX_FAILURES = env_int("ALERT_CHANNEL_MAX_FAILURES", 5, minimum=1)
+ALERT_DELIVERY_RETENTION_DAYS = env_int("ALERT_DELIVERY_RETENTION_DAYS", 30, minimum=1)
+
+# E-mail for alerts. Without EMAIL_HOST, messages are written to the console log instead.
+EMAIL_HOST = env_str("EMAIL_HOST")
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("Set at most one of EMAIL_USE_TLS and EMAIL_USE_SSL")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "remote-agents@localhost")
+
+# /metrics answers a bearer METRICS_TOKEN, or any address in METRICS_ALLOWED_IPS (loopback
+# unless set; set it empty to require the token from everywhere).
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+METRICS_ALLOWED_IPS = env_networks("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -328,7 +365,7 @@ AGENT_SENTINEL_IMAGE = env_str(
 
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000, minimum=0)

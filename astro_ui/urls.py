@@ -5,6 +5,7 @@ from django.templatetags.static import static
 from django.urls import include, path, re_path
 
 from agents import ingest
+from alerts.metrics import metrics
 
 
 def healthz(request) -> HttpResponse:
@@ -21,6 +22,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
     path("favicon.ico", favicon, name="favicon"),
     # Production serves the agent API before Django (astro_ui/asgi.py); this route is for the
     # development server and the test client, and answers with the same code.
@@ -42,4 +44,5 @@ urlpatterns = [
     path("", include("tokens.urls")),
     path("", include("onboarding.urls")),
     path("", include("fleet.urls")),
+    path("", include("alerts.urls")),
 ]

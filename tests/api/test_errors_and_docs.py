@@ -85,6 +85,13 @@ def test_the_schema_covers_the_management_api_only(anonymous):
         "getAgent",
         "deleteAgent",
         "actOnAgent",
+        "listAlertChannels",
+        "createAlertChannel",
+        "getAlertChannel",
+        "updateAlertChannel",
+        "deleteAlertChannel",
+        "testAlertChannel",
+        "listAlertDeliveries",
     }
     assert set(schema["components"]["securitySchemes"]) == {"apiToken", "cookieAuth"}
     error = schema["components"]["schemas"]["Error"]

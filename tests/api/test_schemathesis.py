@@ -23,6 +23,7 @@ from schemathesis.checks import positive_data_acceptance
 from schemathesis.core.parameters import ParameterLocation
 
 from agents.models import Agent
+from alerts.models import Channel
 from deployments.models import Role
 from tokens.models import AgentToken
 
@@ -39,6 +40,17 @@ BUSINESS_RULES = {
     "createAgentToken": {"unique", "too_many"},  # a live token's name; 50 tokens per deployment
     "updateDeployment": RANGE_RULES,
     "updateDeploymentByPost": RANGE_RULES,
+    # The schema cannot say that a webhook needs an http(s) URL, e-mail needs addresses, a name
+    # is more than spaces, and that text holds no NUL characters (PostgreSQL cannot store them).
+    "createAlertChannel": {
+        "unique",
+        "too_many",
+        "url",
+        "recipients",
+        "blank",
+        "null_characters_not_allowed",
+    },
+    "updateAlertChannel": {"unique", "url", "recipients", "blank", "null_characters_not_allowed"},
 }
 
 # Loaded when the module is collected (pytest-django has set Django up by then); the lazy
@@ -57,6 +69,9 @@ def world(deployment, admin, api_token, heartbeat):
     _, value = api_token(admin, Role.ADMIN)
     for name in ("worker-0", "worker-1"):
         heartbeat(name)
+    Channel.objects.create_channel(
+        deployment, kind="webhook", name="hook", url="http://127.0.0.1:9/"
+    )
     # As Django's test client does: the WSGI handler must not close the test's connection (and
     # with it the transaction the test runs in) after each request. Done after the heartbeats,
     # because the test client reconnects these signals when its own request is over.
@@ -84,7 +99,7 @@ def _aim(case, world, *, swap_ids: bool = True) -> dict:
         params = case.path_parameters
         params.update(org_id=world["org_id"], dep_id=world["dep_id"])
         # A generated id starting with an even hex digit is swapped for a real one.
-        for key, model in (("agent_id", Agent), ("token_id", AgentToken)):
+        for key, model in (("agent_id", Agent), ("token_id", AgentToken), ("channel_id", Channel)):
             generated = str(params.get(key, ""))
             if swap_ids and generated[:1] in "02468ace" and generated:
                 real = model.objects.filter(deployment_id=world["dep_id"])

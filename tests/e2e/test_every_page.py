@@ -13,6 +13,7 @@ from django.urls import reverse
 from playwright.sync_api import Browser, expect
 
 from agents.models import Agent
+from alerts.models import Channel, DeliveryStatus, Kind
 from api.models import ApiToken
 from deployments import ipranges
 from deployments.models import Role, RoleGrant
@@ -93,6 +94,16 @@ def world(deployment, admin, client):
     )
     ipranges.record_blocked(deployment.pk, "2001:db8:85a3::8a2e:370:7334")
     ApiToken.objects.issue(admin, name="ci-deploys", role=Role.ADMIN, deployment=deployment)
+    channel, _ = Channel.objects.create_channel(
+        deployment,
+        kind=Kind.WEBHOOK,
+        name="platform-on-call",
+        url="https://hooks.example.com/remote-agents/production-cluster-eu-central-1",
+    )
+    failed = channel.send_test()
+    failed.status, failed.status_code = DeliveryStatus.FAILED, 400
+    failed.response_excerpt = '{"error": "unknown hook id 7f3a9c", "documentation": "https://…"}'
+    failed.save()
     return deployment, admin
 
 
@@ -112,6 +123,9 @@ def _pages(deployment) -> dict[str, str]:
         "token-create": reverse("token-create", args=[pk]),
         "settings": reverse("deployment-settings", args=[pk]),
         "register": reverse("register-agent", args=[pk]),
+        "alerts": reverse("alerts", args=[pk]),
+        "alert-channel": reverse("alert-channel", args=[pk, Channel.objects.get().pk]),
+        "alert-channel-create": reverse("alert-channel-create", args=[pk]),
         "api-tokens": reverse("api-tokens"),
         "api-docs": reverse("api-docs"),
     }
