@@ -7,7 +7,7 @@ everyone with a role reads them).
 from django.core.validators import RegexValidator
 from django.shortcuts import get_object_or_404
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
@@ -15,15 +15,14 @@ from agents.models import Agent
 from agents.runs import TestRun
 from api.access import access_for
 from api.serializers import (
-    ErrorSerializer,
     ListQuerySerializer,
     StrictCharField,
     page_serializer,
 )
-from api.views import ManagementView, _page, _valid
+from api.views import ManagementView, _errors, _page, _valid
 from deployments.models import Role
 
-ERRORS = {code: OpenApiResponse(ErrorSerializer) for code in (400, 401, 403, 404)}
+ERRORS = _errors(400, 401, 403, 404)
 
 
 class CheckSerializer(serializers.Serializer):

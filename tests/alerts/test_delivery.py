@@ -64,7 +64,7 @@ def test_it_announces_a_silent_agent_once_and_its_return_once_on_every_channel(
     assert "1 agent silent" in mail["message"]["Subject"]
     assert "worker-7" in mail["message"].get_payload()
 
-    store.beat(deployment.pk, agent.pk, {}, store.now())  # it comes back
+    store.client().zadd(store.k_seen(deployment.pk), {str(agent.pk): store.now()})  # it comes back
     assert evaluate_all() == 3
     wait_for_deliveries(6)
     assert evaluate_all() == 0

@@ -43,7 +43,7 @@ def test_it_fires_for_a_queue_whose_agents_are_all_unhealthy_or_cordoned(
     assert evaluate_all() == 1
     assert _last() == [("queue_unserved", "firing", "default")]
     cordoned.uncordon(by=admin)
-    store.beat(deployment.pk, cordoned.pk, {}, store.now())
+    store.client().zadd(store.k_seen(deployment.pk), {str(cordoned.pk): store.now()})
     assert evaluate_all() == 1
     assert _last() == [("queue_unserved", "resolved", "gpu")]
 

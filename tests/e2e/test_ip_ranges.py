@@ -106,7 +106,7 @@ def test_restrict_ranges_see_the_lockout_then_allow_a_blocked_address(
     expect(confirm).to_be_focused()
     confirm.press("Enter")
     expect(panel.get_by_role("status")).to_contain_text(
-        "127.0.0.1/32 added to the allowed IP ranges."
+        "127.0.0.1/32 added to the allowed IP ranges.", timeout=15_000
     )
     expect(_row(panel, 3)).to_have_value("127.0.0.1/32")
     expect(blocked.get_by_role("row").filter(has_text="127.0.0.1")).to_contain_text("Allowed now")
