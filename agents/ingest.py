@@ -141,12 +141,9 @@ def handle(request: Request, *, allow_db: bool = True) -> Reply:
                 "deployment's Overview.",
             )
         )
-    if request.method != "POST":
-        reply = error(405, "method_not_allowed", f'Method "{request.method}" not allowed.')
-        reply.headers["Allow"] = "POST"
-        return reply
-    if len(request.body) > MAX_BODY_BYTES:
-        return error(413, "body_too_large", front.too_large(MAX_BODY_BYTES))
+    refused = _refuse_method_or_size(request)
+    if refused is not None:
+        return refused
     try:
         beat = Heartbeat(request, str(uuid.UUID(match.group(1))))
         try:
@@ -162,6 +159,17 @@ def handle(request: Request, *, allow_db: bool = True) -> Reply:
         # Never an HTML page or a traceback for an agent: the shape stays, the log has the rest.
         log.exception("agent API request failed")
         return error(500, "internal_error", "The server failed to handle this request.")
+
+
+def _refuse_method_or_size(request: Request) -> Reply | None:
+    """Agent API endpoints take a POST of at most MAX_BODY_BYTES."""
+    if request.method != "POST":
+        reply = error(405, "method_not_allowed", f'Method "{request.method}" not allowed.')
+        reply.headers["Allow"] = "POST"
+        return reply
+    if len(request.body) > MAX_BODY_BYTES:
+        return error(413, "body_too_large", front.too_large(MAX_BODY_BYTES))
+    return None
 
 
 def _not_found(path: str) -> Reply:
@@ -494,12 +502,9 @@ def _test_run_report(request: Request, dep_text: str, run_id: str, allow_db: boo
     it is decided from the database (the same rules as a heartbeat: address, token, switch)."""
     if not UUID_TEXT.match(dep_text) or not UUID_TEXT.match(run_id):
         return error(404, "not_found", "There is no such test run.")
-    if request.method != "POST":
-        reply = error(405, "method_not_allowed", f'Method "{request.method}" not allowed.')
-        reply.headers["Allow"] = "POST"
-        return reply
-    if len(request.body) > MAX_BODY_BYTES:
-        return error(413, "body_too_large", front.too_large(MAX_BODY_BYTES))
+    refused = _refuse_method_or_size(request)
+    if refused is not None:
+        return refused
     if not allow_db:
         raise NeedsDatabase
     dep = str(uuid.UUID(dep_text))

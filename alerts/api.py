@@ -134,8 +134,6 @@ class ChannelDetail(ManagementView):
 
 
 def _delivery_data(items) -> list:
-    for delivery in items:
-        delivery.api_status = delivery.status.upper()
     return list(s.DeliverySerializer(items, many=True).data)
 
 

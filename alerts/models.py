@@ -400,6 +400,11 @@ class Delivery(models.Model):
         return self.summary
 
     @property
+    def api_status(self) -> str:
+        """The status as the management API spells it."""
+        return self.status.upper()
+
+    @property
     def is_final(self) -> bool:
         return self.status in (DeliveryStatus.DELIVERED, DeliveryStatus.FAILED)
 
