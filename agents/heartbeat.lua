@@ -7,7 +7,8 @@
 --       3 "1" when that check let the address in, 4 a token refusal decided without Redis
 --       ("" when the token is well formed), 5 agent name, 6 a body refusal ("" when valid),
 --       7 the heartbeat record without its closing brace, 8 guesses allowed per address,
---       9 seconds the guesses are remembered, 10 seconds the dirty marker lives
+--       9 seconds the guesses are remembered, 10 seconds the dirty marker lives,
+--       11 the agent's queues as a JSON array
 --
 -- Answers, first element first:
 --   {"miss", what, cached}        conf | token | agent: fill it from the database and call again
@@ -15,7 +16,8 @@
 --   {"refused", code, token, ttl, counted}  refused with this error code; counted=0: the
 --                                 deployment is unknown, the caller counts it in ra:stats:refused
 --   {"ok", agent, token, announce, runs} written; announce=1: add the deployment to ra:dirty;
---                                 runs: the waiting test runs (HGETALL), for the caller to match
+--                                 runs: the waiting test runs aimed at this agent or one of its
+--                                 queues (id, entry, ...); the caller checks cordon and slots
 -- New answer fields go at the end, so callers that do not know them keep working.
 
 local conf = redis.call("HMGET", KEYS[1], "enabled", "rv", "exists")
@@ -85,4 +87,22 @@ local announce = redis.call("SET", KEYS[6], "1", "NX", "EX", ARGV[10]) and 1 or 
 if counted then
   redis.call("HINCRBY", KEYS[7], "heartbeats", 1)
 end
-return {"ok", agent, token, announce, redis.call("HGETALL", KEYS[9])}
+-- Test runs waiting (almost never): only those this agent may take go back, so runs waiting for
+-- other agents cost the caller nothing.
+local runs = {}
+if redis.call("HLEN", KEYS[9]) > 0 then
+  local serves = {}
+  for _, queue in ipairs(cjson.decode(ARGV[11])) do
+    serves[queue] = true
+  end
+  local waiting = redis.call("HGETALL", KEYS[9])
+  for i = 1, #waiting, 2 do
+    local run = cjson.decode(waiting[i + 1])
+    local target = run.agent ~= cjson.null and run.agent or nil
+    if target == id or (target == nil and serves[run.queue]) then
+      runs[#runs + 1] = waiting[i]
+      runs[#runs + 1] = waiting[i + 1]
+    end
+  end
+end
+return {"ok", agent, token, announce, runs}

@@ -313,6 +313,7 @@ class Heartbeat:
                     GUESS_LIMIT,
                     GUESS_SECONDS,
                     DIRTY_SECONDS,
+                    _encode(self.beat.queues if self.beat else []),
                 ],
             )
             kind = answer[0]
