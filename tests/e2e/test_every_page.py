@@ -13,6 +13,7 @@ from django.urls import reverse
 from playwright.sync_api import Browser, expect
 
 from agents.models import Agent
+from agents.runs import TestRun
 from alerts.models import Channel, DeliveryStatus, Kind
 from api.models import ApiToken
 from deployments import ipranges
@@ -104,6 +105,9 @@ def world(deployment, admin, client):
     failed.status, failed.status_code = DeliveryStatus.FAILED, 400
     failed.response_excerpt = '{"error": "unknown hook id 7f3a9c", "documentation": "https://…"}'
     failed.save()
+    worker = Agent.objects.get(name="worker-default-7d9f8c6b5-x2x9q")
+    TestRun.objects.start(deployment, agent=worker, by=admin)
+    TestRun.objects.start(deployment, queue="no-such-queue", by=admin).time_out()
     return deployment, admin
 
 
@@ -119,6 +123,9 @@ def _pages(deployment) -> dict[str, str]:
         "agent-detail": reverse("agent-detail", args=[pk, agent.pk]),
         "queues": reverse("agent-queues", args=[pk]),
         "stale-agents": reverse("stale-agents", args=[pk]),
+        "agents-bulk": reverse("agents-bulk", args=[pk]),
+        "test-runs": reverse("test-runs", args=[pk]),
+        "test-run": reverse("test-run", args=[pk, TestRun.objects.earliest("created_at").pk]),
         "tokens": reverse("tokens", args=[pk]),
         "token-create": reverse("token-create", args=[pk]),
         "settings": reverse("deployment-settings", args=[pk]),
