@@ -169,6 +169,10 @@ def test_make_run_starts_a_live_demo_fleet_and_ctrl_c_stops_everything():
         )
         assert sorted(fleet.values()) == ["dag-processor", "triggerer", "worker"]
         assert _processes_with(var_dir), "the console's processes should be running"
+        # Start-up ends with the admin password (the fleet may beat before it is printed).
+        assert _wait_for(
+            lambda: any(line.startswith("    password: ") for _, line in out.lines), 60
+        ), "the console never printed the admin password"
         # Idle with the demo fleet heartbeating and beat ticking every 5 s: under 10 lines a
         # minute (measured over half a minute).
         before = len(out.lines)
