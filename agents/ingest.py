@@ -372,8 +372,9 @@ class Heartbeat:
     ) -> Reply:
         agent, token = _decode(agent_raw), _decode(token_raw)
         offer = None
-        run_id = run_api.eligible(agent["id"], self.fields(), agent["cordon"], runs)
-        if run_id is not None:
+        # `runs` is empty unless a waiting test run is aimed at this agent or its queues.
+        run_id = runs and run_api.eligible(agent["id"], self.fields(), agent["cordon"], runs)
+        if run_id:
             # Taking a run writes to the database: off the event loop. The heartbeat is then
             # sent again from a thread, which writes the same time and body again.
             if not allow_db:
