@@ -6,6 +6,7 @@ submit buttons, so it works without JavaScript. With htmx, each answer is the pa
 
 import hashlib
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -70,7 +71,12 @@ def ip_ranges_panel(request: HttpRequest, access: Access, **kwargs) -> Panel:
         entry["allowed"] = ipranges.list_allows(saved, entry["ip"])
     notice = kwargs.pop("notice", "")
     if not notice and request.GET.get("saved") == "ip-ranges":
-        notice = "Allowed IP ranges saved. Agents see the change on their next request."
+        added = request.GET.get("added", "")
+        # Only a range the saved list holds: the address bar cannot put words in the console.
+        if added and added in saved:
+            notice = _added(added)
+        else:
+            notice = "Allowed IP ranges saved. Agents see the change on their next request."
     return Panel(
         access=access,
         rows=rows,
@@ -94,13 +100,22 @@ def _respond(request: HttpRequest, panel: Panel) -> HttpResponse:
     return TemplateResponse(request, "deployments/settings.html", ctx)
 
 
-def _saved(request: HttpRequest, access: Access, notice: str) -> HttpResponse:
+def _added(single: str) -> str:
+    return f"{single} added to the allowed IP ranges."
+
+
+def _saved(
+    request: HttpRequest, access: Access, notice: str, *, added: str | None = None
+) -> HttpResponse:
+    """The panel with `notice` (htmx), or the settings page saying the same (a plain POST,
+    also what a press that beats htmx to a freshly swapped form sends)."""
     deployment = access.deployment
     if wants_partial(request):
         deployment.refresh_from_db(fields=["allowed_ip_ranges"])
         return _respond(request, ip_ranges_panel(request, access, notice=notice))
     url = reverse("deployment-settings", args=[deployment.pk])
-    return redirect(f"{url}?saved=ip-ranges#ip-ranges")
+    query = urlencode({"saved": "ip-ranges", **({"added": added} if added else {})})
+    return redirect(f"{url}?{query}#ip-ranges")
 
 
 def _lockout_token(ranges: list[str], blocked: list) -> str:
@@ -224,4 +239,4 @@ def allow_ip(request: HttpRequest, pk) -> HttpResponse:
     except ValidationError as error:
         errors = [message for _, message in ipranges.error_messages(error)]
         return _respond(request, ip_ranges_panel(request, access, errors=errors))
-    return _saved(request, access, f"{single} added to the allowed IP ranges.")
+    return _saved(request, access, _added(single), added=single)

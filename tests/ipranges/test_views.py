@@ -339,6 +339,12 @@ def test_allow_this_ip_without_javascript_redirects_back(admin_client, deploymen
     assert response.status_code == 302
     deployment.refresh_from_db()
     assert deployment.allowed_ip_ranges == ["10.0.0.0/8", "203.0.113.9/32"]
+    # The page it lands on says what was added, as the htmx answer does.
+    page = admin_client.get(response.url).content.decode()
+    assert "203.0.113.9/32 added to the allowed IP ranges." in page
+    # ...but only for a range the list holds: the address bar cannot put words in its mouth.
+    forged = admin_client.get(response.url.replace("203.0.113.9%2F32", "evil")).content.decode()
+    assert "added to the allowed IP ranges" not in forged
 
 
 @pytest.mark.parametrize(
